@@ -1,0 +1,257 @@
+//! `SyncBackendDO`: one instance per storeId. Accepts hibernatable WebSockets and HTTP RPC posts,
+//! hands every message to the sync core, and moves the core's outputs onto sockets.
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+use worker::*;
+
+use crate::http::query::{parse_sync_params, TransportKind};
+use crate::protocol::rpc::{self, RequestId, PING_FRAME, PONG_FRAME};
+use crate::sync::service::{Connection, Output, Store, Transport};
+
+use super::env;
+use super::sql_log::SqlEventLog;
+
+/// Per-socket state kept in the socket's attachment, so it survives eviction (local workerd
+/// evicts an idle object after ~10 s while its sockets stay open). Same field names as the
+/// reference's attachment (PROTOCOL.md §7.9); only live pulls are listed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Attachment {
+    #[serde(rename = "storeId")]
+    store_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<serde_json::Value>,
+    /// Request ids (JSON strings or numbers, as the client sent them) of the live pulls.
+    #[serde(rename = "pullRequestIds", default)]
+    pull_request_ids: Vec<serde_json::Value>,
+}
+
+impl Attachment {
+    fn connection(&self) -> Connection {
+        Connection {
+            live_pulls: self
+                .pull_request_ids
+                .iter()
+                .filter_map(|v| RequestId::from_json_text(&v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn set_connection(&mut self, conn: &Connection) {
+        self.pull_request_ids = conn
+            .live_pulls
+            .iter()
+            .filter_map(|id| serde_json::from_str(id.as_json()).ok())
+            .collect();
+    }
+}
+
+fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
+    let text: String = ws.deserialize_attachment().ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<()> {
+    let text = serde_json::to_string(attachment).map_err(|e| Error::RustError(e.to_string()))?;
+    ws.serialize_attachment(text)
+}
+
+fn now_iso() -> String {
+    String::from(js_sys::Date::new_0().to_iso_string())
+}
+
+#[durable_object]
+pub struct SyncBackendDO {
+    state: State,
+    env: Env,
+    /// Loaded on the first message after construction (and so again after every eviction).
+    store: RefCell<Option<Store<SqlEventLog>>>,
+}
+
+impl SyncBackendDO {
+    /// Runs `f` on the store, opening it first if this instance has not yet.
+    fn with_store<R>(
+        &self,
+        store_id: &str,
+        f: impl FnOnce(&mut Store<SqlEventLog>) -> R,
+    ) -> std::result::Result<R, String> {
+        let mut slot = self.store.borrow_mut();
+        if slot.is_none() {
+            let config = env::config(&self.env).map_err(|e| e.0)?;
+            let (log, head, backend_id) =
+                SqlEventLog::open(self.state.storage(), store_id).map_err(|e| e.0)?;
+            *slot = Some(Store {
+                log,
+                head,
+                backend_id,
+                limits: config.limits,
+            });
+        }
+        match slot.as_mut() {
+            Some(store) => Ok(f(store)),
+            None => Err("store not loaded".into()),
+        }
+    }
+
+    /// Sends one `PullResponse` to every live pull of every socket of this store.
+    fn broadcast(&self, pull_response: &str) {
+        for ws in self.state.get_websockets() {
+            let Some(attachment) = read_attachment(&ws) else {
+                continue;
+            };
+            for id in attachment.connection().live_pulls {
+                // A socket that is closing fails to send; the others must still get the data.
+                let _ = ws.send_with_str(rpc::chunk_frame(&id, pull_response));
+            }
+        }
+    }
+
+    fn accept_websocket(
+        &self,
+        store_id: String,
+        payload: Option<serde_json::Value>,
+    ) -> Result<Response> {
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        write_attachment(
+            &pair.server,
+            &Attachment {
+                store_id,
+                payload,
+                pull_request_ids: Vec::new(),
+            },
+        )?;
+        // Exact pings are answered by the runtime without waking the object (§3.6).
+        if let Ok(pair) = worker_sys::WebSocketRequestResponsePair::new(PING_FRAME, PONG_FRAME) {
+            self.state.set_websocket_auto_response(&pair);
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
+        let body = req.text().await.unwrap_or_default();
+        let mut replies = Vec::new();
+        let outcome = self.with_store(store_id, |store| {
+            let mut conn = Connection::default();
+            store.handle_message(
+                Transport::Http,
+                &mut conn,
+                &body,
+                &now_iso,
+                &mut |o| match o {
+                    Output::Reply(frame) => replies.push(frame),
+                    Output::Broadcast(response) => self.broadcast(&response),
+                },
+            );
+        });
+        if let Err(e) = outcome {
+            console_error!("store {store_id}: {e}");
+            return Response::error(format!("Storage unavailable: {e}"), 500);
+        }
+        let mut body =
+            String::with_capacity(replies.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+        body.push('[');
+        body.push_str(&replies.join(","));
+        body.push(']');
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        Ok(Response::ok(body)?.with_headers(headers))
+    }
+}
+
+impl DurableObject for SyncBackendDO {
+    fn new(state: State, env: Env) -> Self {
+        console_error_panic_hook::set_once();
+        SyncBackendDO {
+            state,
+            env,
+            store: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let url = req.url()?;
+        let Some(params) = parse_sync_params(url.query().unwrap_or("")) else {
+            return Response::error("Invalid sync request", 400);
+        };
+        match params.transport {
+            TransportKind::Ws => {
+                // Open the store now so a storage problem shows at connect time, not mid-sync.
+                if let Err(e) = self.with_store(&params.store_id, |_| ()) {
+                    console_error!("store {}: {e}", params.store_id);
+                    return Response::error(format!("Storage unavailable: {e}"), 500);
+                }
+                self.accept_websocket(params.store_id, params.payload)
+            }
+            TransportKind::Http => self.serve_http(&params.store_id, req).await,
+        }
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        let text = match message {
+            WebSocketIncomingMessage::String(text) => text,
+            WebSocketIncomingMessage::Binary(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    let _ = ws.send_with_str(rpc::defect_frame("Binary frame is not valid UTF-8"));
+                    return Ok(());
+                }
+            },
+        };
+        let Some(mut attachment) = read_attachment(&ws) else {
+            let _ = ws.send_with_str(rpc::defect_frame("Connection state lost; please reconnect"));
+            let _ = ws.close(Some(1011), Some("connection state lost"));
+            return Ok(());
+        };
+        let mut conn = attachment.connection();
+        let outcome =
+            self.with_store(&attachment.store_id.clone(), |store| {
+                store.handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
+                    match o {
+                        Output::Reply(frame) => {
+                            let _ = ws.send_with_str(frame);
+                        }
+                        Output::Broadcast(response) => self.broadcast(&response),
+                    }
+                })
+            });
+        match outcome {
+            Ok(true) => {
+                attachment.set_connection(&conn);
+                write_attachment(&ws, &attachment)?;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                console_error!("store {}: {e}", attachment.store_id);
+                let _ = ws.send_with_str(rpc::defect_frame(&format!("Storage unavailable: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // Complete the closing handshake; the socket's live pulls die with its attachment.
+        let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
+            code as u16
+        } else {
+            1000
+        };
+        let _ = ws.close(Some(code), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: Error) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! Reading Wrangler vars and secrets.
+
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+use crate::config::{Config, ConfigError};
+
+/// A var or secret as text. Vars declared in `wrangler.toml` as booleans or numbers are accepted
+/// too, so `ENABLE_CORS = false` works as well as `ENABLE_CORS = "false"`.
+pub fn lookup(env: &Env, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if let Some(s) = value.as_string() {
+        Some(s)
+    } else if let Some(b) = value.as_bool() {
+        Some(b.to_string())
+    } else {
+        value.as_f64().map(|n| n.to_string())
+    }
+}
+
+pub fn config(env: &Env) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| lookup(env, name))
+}

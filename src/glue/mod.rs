@@ -1,0 +1,9 @@
+//! The only code that knows about Cloudflare: it translates between the Workers runtime and the
+//! pure core. Compiled for `wasm32` only.
+
+mod durable_object;
+mod env;
+mod sql_log;
+mod worker_entry;
+
+pub use durable_object::SyncBackendDO;

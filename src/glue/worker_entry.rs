@@ -1,0 +1,95 @@
+//! The Worker entrypoint: routing, CORS, the auth check, then hand-off to the store's object.
+
+use worker::*;
+
+use crate::http::cors::cors_headers;
+use crate::http::routing::{route, Route, INFO_TEXT};
+
+use super::env;
+
+/// The Durable Object binding name the LiveStore docs use (and existing `wrangler.toml`s have).
+pub const SYNC_BACKEND_BINDING: &str = "SYNC_BACKEND_DO";
+
+fn text_response(status: u16, body: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain;charset=UTF-8")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// Adds the CORS headers. Responses from the Durable Object have immutable headers, so their
+/// body is moved into a new response (a WebSocket `101` is passed through: browsers do not apply
+/// CORS to WebSockets).
+async fn with_cors(mut response: Response, requested_headers: Option<&str>) -> Result<Response> {
+    if response.status_code() == 101 {
+        return Ok(response);
+    }
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    for (name, value) in cors_headers(requested_headers) {
+        headers.set(name, &value)?;
+    }
+    let status = response.status_code();
+    let body = response.bytes().await?;
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let requested_headers = req.headers().get("Access-Control-Request-Headers")?;
+    let config = match env::config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            console_error!("configuration error: {}", e.0);
+            return text_response(500, &format!("Configuration error: {}", e.0));
+        }
+    };
+    let response = handle(req, &env).await?;
+    if config.cors {
+        with_cors(response, requested_headers.as_deref()).await
+    } else {
+        Ok(response)
+    }
+}
+
+async fn handle(req: Request, env: &Env) -> Result<Response> {
+    let url = req.url()?;
+    let upgrade = req.headers().get("Upgrade")?;
+    let config = env::config(env).map_err(|e| Error::RustError(e.0))?;
+    let method = req.method().to_string();
+    let params = match route(
+        &method,
+        url.path(),
+        url.query().unwrap_or(""),
+        upgrade.as_deref(),
+        config.cors,
+    ) {
+        Route::Preflight => return Ok(Response::empty()?.with_status(204)),
+        Route::Info => return text_response(200, INFO_TEXT),
+        Route::InvalidPath => return text_response(400, "Invalid path"),
+        Route::UpgradeRequired => {
+            return text_response(426, "Durable Object expected Upgrade: websocket")
+        }
+        Route::Sync(params) => params,
+    };
+
+    // The auth seam: the payload/JWT check runs here, before any Durable Object is touched.
+
+    let namespace = match env.durable_object(SYNC_BACKEND_BINDING) {
+        Ok(ns) => ns,
+        Err(_) => {
+            return text_response(
+                424,
+                &format!("Failed dependency: Required Durable Object binding '{SYNC_BACKEND_BINDING}' not available"),
+            )
+        }
+    };
+    let stub = namespace.id_from_name(&params.store_id)?.get_stub()?;
+    stub.fetch_with_request(req).await
+}

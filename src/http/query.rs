@@ -1,0 +1,159 @@
+//! Recognising a sync request from its URL query (PROTOCOL.md §2.1).
+//!
+//! The client JSON-encodes the payload, `encodeURIComponent`s it, then form-encodes every
+//! parameter, so the payload arrives encoded twice. We form-decode once, then percent-decode
+//! once more, then parse JSON; a payload encoded only once decodes the same way.
+
+/// `transport=` of a sync request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Ws,
+    Http,
+}
+
+/// The parameters of a sync request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncParams {
+    /// Selects the Durable Object (any string, even empty).
+    pub store_id: String,
+    pub transport: TransportKind,
+    /// The client's sync payload (usually `{"authToken": …}`), as a JSON value.
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Parses `storeId`, `transport` and `payload` from a raw query string (without `?`). `None`
+/// means "not a sync request": a parameter missing or repeated, an unknown transport, or a
+/// payload that does not decode — exactly the reference's rule (t07).
+pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
+    let mut store_id = None;
+    let mut transport = None;
+    let mut payload = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = form_decode(key)?;
+        let slot = match key.as_str() {
+            "storeId" => &mut store_id,
+            "transport" => &mut transport,
+            "payload" => &mut payload,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(form_decode(value)?);
+    }
+    let transport = match transport?.as_str() {
+        "ws" => TransportKind::Ws,
+        "http" => TransportKind::Http,
+        _ => return None,
+    };
+    let payload = match payload {
+        None => None,
+        Some(p) => {
+            let text = percent_decode(&p, false)?;
+            Some(serde_json::from_str(&text).ok()?)
+        }
+    };
+    Some(SyncParams {
+        store_id: store_id?,
+        transport,
+        payload,
+    })
+}
+
+/// `application/x-www-form-urlencoded` decoding, as `URLSearchParams` does it.
+fn form_decode(s: &str) -> Option<String> {
+    percent_decode(s, true)
+}
+
+/// Percent-decoding into UTF-8. With `plus_is_space` it is form decoding (lenient about stray
+/// `%`, as `URLSearchParams` is); without, it is `decodeURIComponent` (strict: a stray `%` or bytes
+/// that are not UTF-8 are an error).
+fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None if plus_is_space => out.push(b'%'),
+                    None => return None,
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Some(s),
+        // URLSearchParams replaces bad sequences; decodeURIComponent throws.
+        Err(e) if plus_is_space => Some(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn double_encoded_payload_as_the_client_sends_it() {
+        let q = "storeId=tx01-empty-701492&payload=%257B%2522authToken%2522%253A%2522good-token%2522%257D&transport=ws";
+        let p = parse_sync_params(q).unwrap();
+        assert_eq!(p.store_id, "tx01-empty-701492");
+        assert_eq!(p.transport, TransportKind::Ws);
+        assert_eq!(
+            p.payload,
+            Some(serde_json::json!({"authToken": "good-token"}))
+        );
+    }
+
+    #[test]
+    fn form_encoding_of_special_characters() {
+        let q = "storeId=my+store%2F%C3%BC%2B1&payload=%257B%2522authToken%2522%253A%2522a%2520b%21%27%28%29%7E*%252B%25C3%25A9%2522%252C%2522n%2522%253A1%257D&transport=ws";
+        let p = parse_sync_params(q).unwrap();
+        assert_eq!(p.store_id, "my store/ü+1");
+        assert_eq!(
+            p.payload,
+            Some(serde_json::json!({"authToken": "a b!'()~*+é", "n": 1}))
+        );
+    }
+
+    #[test]
+    fn single_encoded_payload_and_no_payload() {
+        let p = parse_sync_params("storeId=s&payload=%7B%22a%22%3A1%7D&transport=http").unwrap();
+        assert_eq!(p.payload, Some(serde_json::json!({"a": 1})));
+        assert_eq!(p.transport, TransportKind::Http);
+        let p = parse_sync_params("storeId=fake-store&transport=ws").unwrap();
+        assert_eq!(p.payload, None);
+        let p = parse_sync_params("storeId=&transport=ws").unwrap();
+        assert_eq!(p.store_id, "");
+    }
+
+    #[test]
+    fn not_sync_requests() {
+        for q in [
+            "",
+            "storeId=a",
+            "transport=ws",
+            "storeId=a&storeId=b&transport=ws",
+            "storeId=a&transport=foo",
+            "storeId=a&transport=WS",
+            "storeId=a&transport=ws&payload=notjson",
+            "storeId=a&transport=ws&payload=%25E0%25A4%25A",
+        ] {
+            assert_eq!(parse_sync_params(q), None, "{q}");
+        }
+    }
+}

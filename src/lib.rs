@@ -1,0 +1,29 @@
+//! # livestore-sync-rs
+//!
+//! A LiveStore sync backend for Cloudflare Workers and Durable Objects, wire-compatible with the
+//! published `@livestore/sync-cf@0.4.0` client and storage-compatible with its server.
+//!
+//! A tour, from the wire inwards:
+//!
+//! - [`http`] — what the Worker makes of a request: sync query parsing (the doubly encoded
+//!   payload), routing decisions, CORS headers.
+//! - [`protocol`] — the Effect RPC envelope ([`protocol::rpc`]) and the sync payloads and results
+//!   ([`protocol::messages`]): decoding client frames, encoding server frames.
+//! - [`sync`] — the rules: push admission ([`sync::push`]), pull chunking ([`sync::pull`]), the
+//!   backendId, and [`sync::service`], which turns one client message into replies and
+//!   broadcasts over an abstract [`sync::service::EventLog`].
+//! - [`storage`] — the reference's SQLite tables, as SQL text.
+//! - [`config`] — Wrangler vars → a typed config.
+//! - `glue` (wasm32 only) — the Worker entrypoint and the `SyncBackendDO` Durable Object: the only
+//!   code that touches the Workers runtime.
+//!
+//! Everything but `glue` is plain Rust, tested natively with `cargo test`.
+
+pub mod config;
+pub mod http;
+pub mod protocol;
+pub mod storage;
+pub mod sync;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;

@@ -1,0 +1,5 @@
+//! The wire: the Effect RPC envelope ([`rpc`]) and the sync messages it carries ([`messages`]).
+//! Plain data and string building; no I/O.
+
+pub mod messages;
+pub mod rpc;

@@ -1,0 +1,195 @@
+//! The Effect RPC envelope (`@effect/rpc@0.75.1`, JSON serialization) as the published client
+//! speaks it: one JSON object per WebSocket text frame or HTTP body (PROTOCOL.md §3).
+//!
+//! Decoding keeps the request `payload` as raw JSON so the sync layer parses only what it needs,
+//! and keeps the request id as its raw JSON text so it is echoed back byte for byte, whatever its
+//! type (the 0.4.0 server chokes on a non-numeric id: transcript 19; HEAD clients send numbers).
+//! Encoding writes frames directly into strings: the key order matches the reference's.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// The raw JSON text of a request id (`"0"` with its quotes, or `7`), echoed verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Accepts a JSON string or a JSON integer, the two id types Effect RPC clients send.
+    pub fn from_raw(raw: &RawValue) -> Result<Self, String> {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => Ok(RequestId(text.to_owned())),
+            Some(b'-' | b'0'..=b'9') if !text.contains(['.', 'e', 'E']) => {
+                Ok(RequestId(text.to_owned()))
+            }
+            _ => Err(format!("Invalid request id: {text}")),
+        }
+    }
+
+    /// Rebuilds an id from text produced by [`RequestId::as_json`] (socket attachments).
+    pub fn from_json_text(text: &str) -> Option<Self> {
+        let raw: &RawValue = serde_json::from_str(text).ok()?;
+        Self::from_raw(raw).ok()
+    }
+
+    /// The id as JSON text, ready to be spliced into a frame.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A `Request` frame: one RPC call.
+#[derive(Debug)]
+pub struct RpcRequest<'a> {
+    pub id: RequestId,
+    /// The RPC name, e.g. `SyncWsRpc.Pull`.
+    pub tag: Cow<'a, str>,
+    /// The RPC payload, still raw: each RPC decodes its own schema.
+    pub payload: Option<&'a RawValue>,
+}
+
+/// Everything a client may send (PROTOCOL.md §3.2).
+#[derive(Debug)]
+pub enum ClientMessage<'a> {
+    Request(RpcRequest<'a>),
+    Ack(RequestId),
+    Interrupt(RequestId),
+    Ping,
+    Eof,
+}
+
+/// Why a frame could not be understood. Answered with a connection-level `Defect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError(pub String);
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "_tag", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(rename = "requestId", borrow)]
+    request_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tag: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+impl<'a> ClientMessage<'a> {
+    /// Decodes one frame. Never panics: every malformed input becomes a [`FrameError`] whose
+    /// text is what the `Defect` frame will carry.
+    pub fn decode(text: &'a str) -> Result<ClientMessage<'a>, FrameError> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') {
+            // The reference answers a JSON array with this text (t09); anything else that is not
+            // an object is just as unknown.
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => FrameError("Unknown request tag: undefined".into()),
+                Err(e) => FrameError(format!("Invalid JSON: {e}")),
+            });
+        }
+        let env: Envelope<'a> =
+            serde_json::from_str(text).map_err(|e| FrameError(format!("Invalid message: {e}")))?;
+        let id_of = |raw: Option<&RawValue>, field: &str| -> Result<RequestId, FrameError> {
+            let raw = raw.ok_or_else(|| FrameError(format!("Missing {field}")))?;
+            RequestId::from_raw(raw).map_err(FrameError)
+        };
+        match env.kind.as_deref() {
+            Some("Request") => {
+                let id = id_of(env.id, "id")?;
+                let tag = env
+                    .tag
+                    .ok_or_else(|| FrameError("Unknown request tag: undefined".into()))?;
+                Ok(ClientMessage::Request(RpcRequest {
+                    id,
+                    tag,
+                    payload: env.payload,
+                }))
+            }
+            Some("Ack") => Ok(ClientMessage::Ack(id_of(env.request_id, "requestId")?)),
+            Some("Interrupt") => Ok(ClientMessage::Interrupt(id_of(
+                env.request_id,
+                "requestId",
+            )?)),
+            Some("Ping") => Ok(ClientMessage::Ping),
+            Some("Eof") => Ok(ClientMessage::Eof),
+            Some(other) => Err(FrameError(format!("Unknown request tag: {other}"))),
+            None => Err(FrameError("Unknown request tag: undefined".into())),
+        }
+    }
+}
+
+/// The exact frame the client pings with, and the runtime's auto-response to it (§3.6).
+pub const PING_FRAME: &str = r#"{"_tag":"Ping"}"#;
+pub const PONG_FRAME: &str = r#"{"_tag":"Pong"}"#;
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut String, s: &str) {
+    // serde_json never fails to serialize a str.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// `{"_tag":"Chunk","requestId":ID,"values":[VALUE]}` — one stream element.
+pub fn chunk_frame(id: &RequestId, value_json: &str) -> String {
+    let mut s = String::with_capacity(value_json.len() + 48);
+    s.push_str(r#"{"_tag":"Chunk","requestId":"#);
+    s.push_str(id.as_json());
+    s.push_str(r#","values":["#);
+    s.push_str(value_json);
+    s.push_str("]}");
+    s
+}
+
+fn exit_frame(id: &RequestId, exit_json: &str) -> String {
+    let mut s = String::with_capacity(exit_json.len() + 40);
+    s.push_str(r#"{"_tag":"Exit","requestId":"#);
+    s.push_str(id.as_json());
+    s.push_str(r#","exit":"#);
+    s.push_str(exit_json);
+    s.push('}');
+    s
+}
+
+/// A completed stream: `Success` with no `value` key (a void success, §3.4).
+pub fn exit_stream_done(id: &RequestId) -> String {
+    exit_frame(id, r#"{"_tag":"Success"}"#)
+}
+
+/// A successful non-stream call with its encoded value.
+pub fn exit_success(id: &RequestId, value_json: &str) -> String {
+    exit_frame(id, &format!(r#"{{"_tag":"Success","value":{value_json}}}"#))
+}
+
+/// A typed failure (`Fail` cause) carrying an encoded error object (§4.9).
+pub fn exit_failure(id: &RequestId, error_json: &str) -> String {
+    exit_frame(
+        id,
+        &format!(r#"{{"_tag":"Failure","cause":{{"_tag":"Fail","error":{error_json}}}}}"#),
+    )
+}
+
+/// A request-level defect (`Die` cause), e.g. a payload that fails its schema.
+pub fn exit_die(id: &RequestId, defect: &str) -> String {
+    let mut cause = String::from(r#"{"_tag":"Failure","cause":{"_tag":"Die","defect":"#);
+    push_json_str(&mut cause, defect);
+    cause.push_str("}}");
+    exit_frame(id, &cause)
+}
+
+/// The simplest valid interruption cause; the client has already forgotten the request (§7.7).
+pub fn exit_interrupted(id: &RequestId) -> String {
+    exit_frame(
+        id,
+        r#"{"_tag":"Failure","cause":{"_tag":"Interrupt","fiberId":{"_tag":"None"}}}"#,
+    )
+}
+
+/// A connection-level defect: `{"_tag":"Defect","defect":"…"}`.
+pub fn defect_frame(message: &str) -> String {
+    let mut s = String::from(r#"{"_tag":"Defect","defect":"#);
+    push_json_str(&mut s, message);
+    s.push('}');
+    s
+}

@@ -1,0 +1,91 @@
+//! The reference's SQLite layout, byte for byte (PROTOCOL.md §8), so a store written by
+//! `@livestore/sync-cf@0.4.0` is served by us without migration, and the other way round.
+
+/// `PERSISTENCE_FORMAT_VERSION` of the reference: part of every table name.
+pub const PERSISTENCE_FORMAT_VERSION: u32 = 7;
+
+/// The context table: one row per store with its head and backendId.
+pub const CONTEXT_TABLE: &str = "context_7";
+
+/// `eventlog_7_` + the storeId with every UTF-16 code unit outside `[a-zA-Z0-9]` replaced by `_`
+/// (a character outside the BMP is two code units, hence two underscores).
+pub fn event_table_name(store_id: &str) -> String {
+    let mut name = format!("eventlog_{PERSISTENCE_FORMAT_VERSION}_");
+    for c in store_id.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c);
+        } else {
+            for _ in 0..c.len_utf16() {
+                name.push('_');
+            }
+        }
+    }
+    name
+}
+
+/// DDL of the event table, exactly as the reference creates it.
+pub fn create_event_table(table: &str) -> String {
+    format!(
+        r#"CREATE TABLE IF NOT EXISTS "{table}" ("seqNum" integer primary key   , "parentSeqNum" integer   not null , "name" text   not null , "args" text    , "createdAt" text   not null , "clientId" text   not null , "sessionId" text   not null ) strict"#
+    )
+}
+
+/// DDL of the context table, exactly as the reference creates it.
+pub const CREATE_CONTEXT_TABLE: &str = r#"CREATE TABLE IF NOT EXISTS "context_7" ("storeId" text primary key   , "currentHead" integer   not null , "backendId" text   not null ) strict"#;
+
+pub const SELECT_CONTEXT: &str =
+    r#"SELECT "currentHead", "backendId" FROM "context_7" WHERE "storeId" = ?"#;
+
+pub const UPSERT_CONTEXT: &str = r#"INSERT OR REPLACE INTO "context_7" ("storeId", "currentHead", "backendId") VALUES (?, ?, ?)"#;
+
+pub const UPDATE_HEAD: &str = r#"UPDATE "context_7" SET "currentHead" = ? WHERE "storeId" = ?"#;
+
+pub fn select_max_seq_num(table: &str) -> String {
+    format!(r#"SELECT MAX("seqNum") FROM "{table}""#)
+}
+
+pub fn count_after(table: &str) -> String {
+    format!(r#"SELECT COUNT(*) FROM "{table}" WHERE "seqNum" > ?"#)
+}
+
+pub fn select_after(table: &str) -> String {
+    format!(
+        r#"SELECT "seqNum", "parentSeqNum", "name", "args", "createdAt", "clientId", "sessionId" FROM "{table}" WHERE "seqNum" > ? ORDER BY "seqNum" ASC LIMIT ?"#
+    )
+}
+
+/// Rows per INSERT statement: 7 columns × 14 rows stays under 100 bound parameters.
+pub const INSERT_ROWS_PER_STATEMENT: usize = 14;
+
+/// `INSERT` of `rows` events in one statement.
+pub fn insert_events(table: &str, rows: usize) -> String {
+    let mut sql = format!(
+        r#"INSERT INTO "{table}" ("seqNum", "parentSeqNum", "name", "args", "createdAt", "clientId", "sessionId") VALUES "#
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_match_the_reference() {
+        assert_eq!(
+            event_table_name("tx16-default-with-DB-binding-d1a"),
+            "eventlog_7_tx16_default_with_DB_binding_d1a"
+        );
+        assert_eq!(
+            event_table_name("tx09-edge-5304mf"),
+            "eventlog_7_tx09_edge_5304mf"
+        );
+        assert_eq!(event_table_name("ü😀"), "eventlog_7____");
+        assert_eq!(event_table_name(""), "eventlog_7_");
+    }
+}

@@ -1,0 +1,89 @@
+//! Push admission: decides, from the store's head and backendId alone, whether a batch is
+//! appended (PROTOCOL.md §7.3). Stricter than the reference on purpose: the batch must be one
+//! contiguous chain starting at the head, so a batch is either stored whole or not at all and can
+//! never collide with stored rows (the reference could store half a batch and wedge: t09, t11).
+
+use crate::protocol::messages::{Event, EventView, PushRequest, SyncError, MAX_SAFE_INTEGER};
+
+use super::limits::Limits;
+
+/// What to do with an admitted push.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Empty batch: acknowledge, store nothing, broadcast nothing (checked before anything else,
+    /// even a wrong backendId, as the reference does: t05).
+    Empty,
+    /// Append the whole batch; the head becomes `new_head`.
+    Append { new_head: i64 },
+}
+
+/// Checks a push against the store's state. Pure: the caller persists and broadcasts.
+pub fn admit(
+    head: i64,
+    backend_id: &str,
+    request: &PushRequest,
+    limits: &Limits,
+) -> Result<Admission, SyncError> {
+    let Some(first) = request.batch.first() else {
+        return Ok(Admission::Empty);
+    };
+    if let Some(received) = &request.backend_id {
+        if received != backend_id {
+            return Err(SyncError::BackendIdMismatch {
+                expected: backend_id.to_owned(),
+                received: received.clone(),
+            });
+        }
+    }
+    if first.parent_seq_num != head {
+        return Err(SyncError::ServerAhead {
+            minimum_expected_num: head,
+            provided_num: first.parent_seq_num,
+        });
+    }
+    check_chain(&request.batch)?;
+    for event in &request.batch {
+        // Size with a full-length timestamp: the item must fit in one PullResponse to ever be
+        // delivered (the reference accepts it and then fails every pull: t10).
+        let size = EventView::of(event, "0000-00-00T00:00:00.000Z")
+            .encode_item()
+            .len();
+        if size > limits.max_event_bytes() {
+            return Err(invalid(format!(
+                "event {} is {size} bytes encoded; the largest event that can be delivered is {} bytes",
+                event.seq_num,
+                limits.max_event_bytes()
+            )));
+        }
+    }
+    let last = request.batch.last().unwrap_or(first);
+    Ok(Admission::Append {
+        new_head: last.seq_num,
+    })
+}
+
+/// Every event must follow its predecessor: `parentSeqNum` = previous `seqNum` and
+/// `seqNum = parentSeqNum + 1`. That is what LiveStore clients produce for global events.
+fn check_chain(batch: &[Event]) -> Result<(), SyncError> {
+    let mut expected_parent = batch[0].parent_seq_num;
+    for (i, event) in batch.iter().enumerate() {
+        if event.parent_seq_num != expected_parent {
+            return Err(invalid(format!(
+                "event {i} of the batch has parentSeqNum {} but the previous event has seqNum {expected_parent}",
+                event.parent_seq_num
+            )));
+        }
+        if event.seq_num != event.parent_seq_num + 1 || event.seq_num > MAX_SAFE_INTEGER {
+            return Err(invalid(format!(
+                "event {i} of the batch has seqNum {} but its parentSeqNum is {}; seqNum must be parentSeqNum + 1",
+                event.seq_num, event.parent_seq_num
+            )));
+        }
+        expected_parent = event.seq_num;
+    }
+    Ok(())
+}
+
+fn invalid(message: String) -> SyncError {
+    SyncError::unknown("InvalidPushError", message)
+}

@@ -1,0 +1,162 @@
+//! An in-memory [`EventLog`] and helpers shared by the native tests.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use livestore_sync_rs::protocol::messages::Event;
+use livestore_sync_rs::sync::service::{
+    Connection, EventLog, Output, StorageError, Store, StoredEvent, Transport,
+};
+use livestore_sync_rs::sync::Limits;
+
+#[derive(Default)]
+pub struct MemLog {
+    pub rows: RefCell<BTreeMap<i64, StoredEvent>>,
+    pub head: Cell<i64>,
+    /// When set, the next append fails (a storage fault).
+    pub fail_next_append: Cell<bool>,
+    pub reads: Cell<usize>,
+}
+
+impl EventLog for MemLog {
+    fn count_after(&self, after: i64) -> Result<u64, StorageError> {
+        Ok(self.rows.borrow().range(after + 1..).count() as u64)
+    }
+
+    fn read_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>, StorageError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self
+            .rows
+            .borrow()
+            .range(after + 1..)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError> {
+        if self.fail_next_append.replace(false) {
+            return Err(StorageError("disk on fire".into()));
+        }
+        let mut rows = self.rows.borrow_mut();
+        if batch.iter().any(|e| rows.contains_key(&e.seq_num)) {
+            return Err(StorageError("UNIQUE constraint failed".into()));
+        }
+        for e in batch {
+            rows.insert(
+                e.seq_num,
+                StoredEvent {
+                    seq_num: e.seq_num,
+                    parent_seq_num: e.parent_seq_num,
+                    name: e.name.clone(),
+                    args: e.args_text().map(str::to_owned),
+                    created_at: created_at.to_owned(),
+                    client_id: e.client_id.clone(),
+                    session_id: e.session_id.clone(),
+                },
+            );
+        }
+        self.head.set(new_head);
+        Ok(())
+    }
+}
+
+pub const BACKEND_ID: &str = "TestBackendId-0123456";
+pub const NOW: &str = "2026-11-26T13:58:19.452Z";
+
+pub fn store() -> Store<MemLog> {
+    Store {
+        log: MemLog::default(),
+        head: 0,
+        backend_id: BACKEND_ID.to_owned(),
+        limits: Limits::default(),
+    }
+}
+
+/// What one message produced.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    pub replies: Vec<serde_json::Value>,
+    pub broadcasts: Vec<serde_json::Value>,
+    pub raw_replies: Vec<String>,
+}
+
+pub fn send(
+    store: &mut Store<MemLog>,
+    transport: Transport,
+    conn: &mut Connection,
+    frame: &str,
+) -> Outputs {
+    let mut outs = Outputs::default();
+    store.handle_message(
+        transport,
+        conn,
+        frame,
+        &|| NOW.to_owned(),
+        &mut |o| match o {
+            Output::Reply(r) => {
+                outs.replies
+                    .push(serde_json::from_str(&r).expect("reply must be valid JSON"));
+                outs.raw_replies.push(r);
+            }
+            Output::Broadcast(b) => outs
+                .broadcasts
+                .push(serde_json::from_str(&b).expect("broadcast must be valid JSON")),
+        },
+    );
+    outs
+}
+
+pub fn ws(store: &mut Store<MemLog>, conn: &mut Connection, frame: &str) -> Outputs {
+    send(store, Transport::WebSocket, conn, frame)
+}
+
+pub fn event(seq: i64) -> serde_json::Value {
+    serde_json::json!({
+        "name": "todoCreated-v1",
+        "args": {"id": format!("todo-{seq}"), "text": format!("Todo number {seq}")},
+        "seqNum": seq, "parentSeqNum": seq - 1,
+        "clientId": "client-A", "sessionId": "session-A1"
+    })
+}
+
+pub fn push_frame(id: &str, events: &[serde_json::Value], backend_id: Option<&str>) -> String {
+    let backend = match backend_id {
+        Some(b) => serde_json::json!({"_tag": "Some", "value": b}),
+        None => serde_json::json!({"_tag": "None"}),
+    };
+    serde_json::json!({
+        "_tag": "Request", "id": id, "tag": "SyncWsRpc.Push",
+        "payload": {"storeId": "s", "batch": events, "backendId": backend},
+        "headers": []
+    })
+    .to_string()
+}
+
+pub fn pull_frame(id: &str, cursor: Option<i64>, live: bool) -> String {
+    let cursor = match cursor {
+        Some(n) => {
+            serde_json::json!({"_tag": "Some", "value": {"backendId": BACKEND_ID, "eventSequenceNumber": n}})
+        }
+        None => serde_json::json!({"_tag": "None"}),
+    };
+    serde_json::json!({
+        "_tag": "Request", "id": id, "tag": "SyncWsRpc.Pull",
+        "payload": {"storeId": "s", "live": live, "cursor": cursor},
+        "headers": []
+    })
+    .to_string()
+}
+
+pub fn push_events(store: &mut Store<MemLog>, from: i64, to: i64) {
+    let events: Vec<_> = (from..=to).map(event).collect();
+    for chunk in events.chunks(100) {
+        let o = ws(
+            store,
+            &mut Connection::default(),
+            &push_frame("p", chunk, None),
+        );
+        assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "{:?}", o.replies);
+    }
+}

@@ -1,0 +1,421 @@
+//! The sync rules, exercised through the service exactly as a socket would drive it.
+
+mod common;
+
+use common::*;
+use livestore_sync_rs::sync::service::{Connection, Transport};
+use serde_json::{json, Value};
+
+fn pull_all(
+    store: &mut livestore_sync_rs::sync::service::Store<MemLog>,
+    cursor: Option<i64>,
+) -> Vec<Value> {
+    let o = ws(
+        store,
+        &mut Connection::default(),
+        &pull_frame("9", cursor, false),
+    );
+    let (chunks, exit) = o.replies.split_at(o.replies.len() - 1);
+    assert_eq!(
+        exit[0],
+        json!({"_tag":"Exit","requestId":"9","exit":{"_tag":"Success"}})
+    );
+    chunks.iter().map(|c| c["values"][0].clone()).collect()
+}
+
+#[test]
+fn empty_pull_is_one_empty_no_more_response() {
+    let mut s = store();
+    let r = pull_all(&mut s, None);
+    assert_eq!(
+        r,
+        vec![json!({"batch":[],"pageInfo":{"_tag":"NoMore"},"backendId":BACKEND_ID})]
+    );
+    // Cursor at and beyond the head: the same single empty response.
+    push_events(&mut s, 1, 3);
+    assert_eq!(pull_all(&mut s, Some(3))[0]["batch"], json!([]));
+    assert_eq!(
+        pull_all(&mut s, Some(99))[0]["pageInfo"],
+        json!({"_tag":"NoMore"})
+    );
+}
+
+#[test]
+fn pages_count_down_and_keep_order() {
+    for n in [1i64, 99, 100, 101, 250, 1800] {
+        let mut s = store();
+        push_events(&mut s, 1, n);
+        let responses = pull_all(&mut s, None);
+        let mut seen = 0i64;
+        for (i, r) in responses.iter().enumerate() {
+            let batch = r["batch"].as_array().unwrap();
+            assert!(batch.len() <= 100);
+            for item in batch {
+                seen += 1;
+                assert_eq!(item["eventEncoded"]["seqNum"], seen);
+                assert_eq!(item["eventEncoded"]["parentSeqNum"], seen - 1);
+            }
+            let remaining = n - seen;
+            if i + 1 == responses.len() {
+                assert_eq!(r["pageInfo"], json!({"_tag":"NoMore"}));
+                assert_eq!(remaining, 0);
+            } else {
+                assert_eq!(
+                    r["pageInfo"],
+                    json!({"_tag":"MoreKnown","remaining":remaining})
+                );
+            }
+        }
+        assert_eq!(seen, n);
+        assert_eq!(responses.len() as i64, (n + 99) / 100);
+    }
+}
+
+#[test]
+fn cursor_is_exclusive() {
+    let mut s = store();
+    push_events(&mut s, 1, 250);
+    let r = pull_all(&mut s, Some(200));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["batch"][0]["eventEncoded"]["seqNum"], 201);
+    assert_eq!(r[0]["batch"].as_array().unwrap().len(), 50);
+}
+
+#[test]
+fn responses_stay_within_the_byte_budget() {
+    let mut s = store();
+    let big = "x".repeat(120_000);
+    let events: Vec<Value> = (1..=20)
+        .map(|i| {
+            let mut e = event(i);
+            e["args"] = json!({"blob": big});
+            e
+        })
+        .collect();
+    for chunk in events.chunks(5) {
+        let o = ws(
+            &mut s,
+            &mut Connection::default(),
+            &push_frame("p", chunk, None),
+        );
+        assert_eq!(o.replies[0]["exit"]["_tag"], "Success");
+    }
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &pull_frame("1", None, false),
+    );
+    let mut total = 0;
+    for raw in &o.raw_replies[..o.raw_replies.len() - 1] {
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let response = serde_json::to_string(&v["values"][0]).unwrap();
+        assert!(response.len() <= 900_000, "{}", response.len());
+        total += v["values"][0]["batch"].as_array().unwrap().len();
+    }
+    assert_eq!(total, 20);
+    assert_eq!(
+        o.raw_replies.len() - 1,
+        3,
+        "7 events of ~120 kB fit in 900,000 bytes"
+    );
+}
+
+#[test]
+fn server_ahead_when_parent_is_not_the_head() {
+    let mut s = store();
+    push_events(&mut s, 1, 1);
+    for parent in [0, 5] {
+        let mut e = event(parent + 1);
+        e["parentSeqNum"] = json!(parent);
+        let o = ws(
+            &mut s,
+            &mut Connection::default(),
+            &push_frame("4", &[e], None),
+        );
+        assert_eq!(
+            o.replies[0],
+            json!({"_tag":"Exit","requestId":"4","exit":{"_tag":"Failure","cause":{"_tag":"Fail","error":
+                {"minimumExpectedNum":1,"providedNum":parent,"_tag":"ServerAheadError"}}}})
+        );
+    }
+}
+
+#[test]
+fn backend_id_mismatch_on_push_and_pull_but_not_for_empty_push() {
+    let mut s = store();
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &[event(1)], Some("stale")),
+    );
+    assert_eq!(
+        o.replies[0]["exit"]["cause"]["error"],
+        json!({"expected":BACKEND_ID,"received":"stale","_tag":"BackendIdMismatchError"})
+    );
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("2", &[], Some("stale")),
+    );
+    assert_eq!(o.replies[0]["exit"], json!({"_tag":"Success","value":{}}));
+    let frame = pull_frame("3", Some(3), true).replace(BACKEND_ID, "stale");
+    let mut conn = Connection::default();
+    let o = ws(&mut s, &mut conn, &frame);
+    assert_eq!(
+        o.replies[0]["exit"]["cause"]["error"]["_tag"],
+        "BackendIdMismatchError"
+    );
+    assert!(
+        conn.live_pulls.is_empty(),
+        "a failed live pull is not registered"
+    );
+}
+
+#[test]
+fn push_is_broadcast_before_its_ack_and_live_pull_registers() {
+    let mut s = store();
+    let mut conn = Connection::default();
+    let o = ws(&mut s, &mut conn, &pull_frame("0", None, true));
+    assert_eq!(o.replies.len(), 1, "history only, no Exit for a live pull");
+    assert_eq!(conn.live_pulls.len(), 1);
+    let mut order = Vec::new();
+    s.handle_message(
+        Transport::WebSocket,
+        &mut Connection::default(),
+        &push_frame("1", &[event(1), event(2)], Some(BACKEND_ID)),
+        &|| NOW.to_owned(),
+        &mut |o| order.push(o),
+    );
+    assert!(matches!(
+        order[0],
+        livestore_sync_rs::sync::service::Output::Broadcast(_)
+    ));
+    assert!(matches!(
+        order[1],
+        livestore_sync_rs::sync::service::Output::Reply(_)
+    ));
+    assert_eq!(s.head, 2);
+    // Interrupt ends the live pull with an interrupt exit; a second interrupt gets no reply.
+    let o = ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#);
+    assert_eq!(o.replies[0]["exit"]["cause"]["_tag"], "Interrupt");
+    assert!(conn.live_pulls.is_empty());
+    assert!(
+        ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#)
+            .replies
+            .is_empty()
+    );
+}
+
+#[test]
+fn args_absent_is_omitted_live_and_null_in_history() {
+    let mut s = store();
+    let mut e = event(1);
+    e.as_object_mut().unwrap().remove("args");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &[e], None),
+    );
+    assert!(o.broadcasts[0]["batch"][0]["eventEncoded"]
+        .get("args")
+        .is_none());
+    assert_eq!(
+        pull_all(&mut s, None)[0]["batch"][0]["eventEncoded"]["args"],
+        Value::Null
+    );
+}
+
+#[test]
+fn a_broken_chain_is_refused_whole() {
+    let mut s = store();
+    push_events(&mut s, 1, 5);
+    // 6..20 then a duplicate 6: the reference stores part of it and wedges (t11).
+    let mut events: Vec<Value> = (6..=20).map(event).collect();
+    let mut dup = event(6);
+    dup["parentSeqNum"] = json!(20);
+    events.push(dup);
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &events, None),
+    );
+    assert_eq!(
+        o.replies[0]["exit"]["cause"]["error"]["_tag"],
+        "UnknownError"
+    );
+    assert!(o.broadcasts.is_empty());
+    assert_eq!(s.head, 5);
+    assert_eq!(s.log.rows.borrow().len(), 5);
+    // seqNum not parent + 1
+    let mut gap = vec![event(6), event(8)];
+    gap[1]["parentSeqNum"] = json!(6);
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("2", &gap, None),
+    );
+    assert!(o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("seqNum"));
+    // And the store is not wedged: the right push goes through.
+    push_events(&mut s, 6, 20);
+    assert_eq!(s.head, 20);
+}
+
+#[test]
+fn an_undeliverable_event_is_refused_at_push() {
+    let mut s = store();
+    let mut e = event(1);
+    e["args"] = json!({"blob": "y".repeat(950_000)});
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &[e], None),
+    );
+    let err = &o.replies[0]["exit"]["cause"]["error"];
+    assert_eq!(err["_tag"], "UnknownError");
+    assert!(err["cause"]["message"].as_str().unwrap().contains("bytes"));
+    assert_eq!(s.head, 0);
+}
+
+#[test]
+fn storage_failure_is_an_unknown_error_and_changes_nothing() {
+    let mut s = store();
+    let mut conn = Connection::default();
+    ws(&mut s, &mut conn, &pull_frame("0", None, true));
+    s.log.fail_next_append.set(true);
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &[event(1)], None),
+    );
+    assert_eq!(
+        o.replies[0]["exit"]["cause"]["error"]["_tag"],
+        "UnknownError"
+    );
+    assert!(o.broadcasts.is_empty());
+    assert_eq!(s.head, 0);
+    push_events(&mut s, 1, 1);
+    assert_eq!(s.head, 1);
+}
+
+#[test]
+fn any_request_id_is_echoed_verbatim() {
+    let mut s = store();
+    for id in [r#""abc""#, r#""0""#, r#""😀 \" x""#, "17"] {
+        let frame = format!(
+            r#"{{"_tag":"Request","id":{id},"tag":"SyncWsRpc.Pull","payload":{{"storeId":"s","live":false,"cursor":{{"_tag":"None"}}}}}}"#
+        );
+        let o = ws(&mut s, &mut Connection::default(), &frame);
+        let expected: Value = serde_json::from_str(id).unwrap();
+        assert_eq!(o.replies.len(), 2);
+        assert!(o.replies.iter().all(|r| r["requestId"] == expected), "{id}");
+        assert!(o.raw_replies[1].contains(&format!(r#""requestId":{id}"#)));
+    }
+}
+
+#[test]
+fn malformed_frames_get_a_defect_and_change_nothing() {
+    let mut s = store();
+    push_events(&mut s, 1, 2);
+    let mut conn = Connection::default();
+    for frame in [
+        "{",
+        "[]",
+        "[1,2]",
+        "42",
+        "\"Ping\"",
+        "null",
+        "",
+        r#"{"_tag":"Hello"}"#,
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Nope","payload":{}}"#,
+        r#"{"_tag":"Request","id":11.5,"tag":"SyncWsRpc.Pull"}"#,
+        r#"{"_tag":"Request","id":{},"tag":"SyncWsRpc.Pull"}"#,
+        r#"{"_tag":"Request","tag":"SyncWsRpc.Pull"}"#,
+        r#"{"_tag":"Ack"}"#,
+        r#"{"_tag":5}"#,
+    ] {
+        let o = ws(&mut s, &mut conn, frame);
+        assert_eq!(o.replies.len(), 1, "{frame:?}");
+        assert_eq!(o.replies[0]["_tag"], "Defect", "{frame:?}");
+    }
+    for frame in [
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}}}"#,
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Pull"}"#,
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Push","payload":{"storeId":"s","batch":[{"seqNum":3.5}],"backendId":{"_tag":"None"}}}"#,
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Push","payload":{"storeId":"s","batch":"no","backendId":{"_tag":"Maybe"}}}"#,
+        r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Pull","payload":{"storeId":"s","live":false,"cursor":{"_tag":"Some"}}}"#,
+    ] {
+        let o = ws(&mut s, &mut conn, frame);
+        assert_eq!(o.replies.len(), 1, "{frame}");
+        assert_eq!(o.replies[0]["exit"]["cause"]["_tag"], "Die", "{frame}");
+    }
+    assert_eq!(s.head, 2);
+    assert_eq!(
+        pull_all(&mut s, None)[0]["batch"].as_array().unwrap().len(),
+        2
+    );
+    assert!(conn.live_pulls.is_empty());
+    // Binary-looking garbage and deep nesting do not panic either.
+    let deep = "[".repeat(10_000);
+    assert_eq!(ws(&mut s, &mut conn, &deep).replies[0]["_tag"], "Defect");
+    let deep_obj = format!(
+        r#"{{"_tag":"Request","id":"1","tag":"SyncWsRpc.Push","payload":{}}}"#,
+        "[".repeat(10_000)
+    );
+    assert_eq!(
+        ws(&mut s, &mut conn, &deep_obj).replies[0]["_tag"],
+        "Defect"
+    );
+}
+
+#[test]
+fn pings_of_any_spelling_get_pong_and_reused_live_id_is_refused() {
+    let mut s = store();
+    let mut conn = Connection::default();
+    for ping in [
+        r#"{"_tag":"Ping"}"#,
+        r#"{ "_tag": "Ping" }"#,
+        r#"{"_tag":"Ping","extra":1}"#,
+    ] {
+        assert_eq!(
+            ws(&mut s, &mut conn, ping).raw_replies,
+            vec![r#"{"_tag":"Pong"}"#]
+        );
+    }
+    ws(&mut s, &mut conn, &pull_frame("5", None, true));
+    let o = ws(&mut s, &mut conn, &pull_frame("5", None, true));
+    assert_eq!(o.replies[0]["exit"]["cause"]["_tag"], "Die");
+    assert_eq!(conn.live_pulls.len(), 1);
+}
+
+#[test]
+fn http_rpcs() {
+    let mut s = store();
+    let mut conn = Connection::default();
+    let ping = r#"{"_tag":"Request","id":"0","tag":"SyncHttpRpc.Ping","payload":{"storeId":"s"},"headers":[]}"#;
+    let o = send(&mut s, Transport::Http, &mut conn, ping);
+    assert_eq!(
+        o.replies[0],
+        json!({"_tag":"Exit","requestId":"0","exit":{"_tag":"Success","value":{"_tag":"SyncMessage.Pong"}}})
+    );
+    let push = push_frame("1", &[event(1)], None).replace("SyncWsRpc", "SyncHttpRpc");
+    assert_eq!(
+        send(&mut s, Transport::Http, &mut conn, &push).replies[0]["exit"]["_tag"],
+        "Success"
+    );
+    let pull = r#"{"_tag":"Request","id":"2","tag":"SyncHttpRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}},"headers":[]}"#;
+    let o = send(&mut s, Transport::Http, &mut conn, pull);
+    assert_eq!(o.replies.len(), 2);
+    assert_eq!(o.replies[1]["exit"], json!({"_tag":"Success"}));
+    assert!(conn.live_pulls.is_empty());
+    // WebSocket tags are not HTTP tags.
+    let o = send(
+        &mut s,
+        Transport::Http,
+        &mut conn,
+        &pull_frame("3", None, false),
+    );
+    assert_eq!(o.replies[0]["_tag"], "Defect");
+}
