@@ -19,6 +19,7 @@
 //!
 //! Everything but `glue` is plain Rust, tested natively with `cargo test`.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod protocol;

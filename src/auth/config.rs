@@ -1,0 +1,75 @@
+//! Auth settings from Wrangler vars and secrets (names fixed by the README, so deployments and
+//! scripts can rely on them).
+
+use super::keys::Verifier;
+
+/// `AUTH_MODE`.
+#[derive(Debug)]
+pub enum AuthMode {
+    /// `jwt` (the default). A verifier that failed to build keeps its error, reported at the first
+    /// request instead of panicking.
+    Jwt(Result<Verifier, String>),
+    /// `none`: explicit opt-out; every sync request is allowed.
+    None,
+}
+
+#[derive(Debug)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// `AUTH_PAYLOAD_FIELD` (default `authToken`).
+    pub payload_field: String,
+    /// `JWT_ISSUER`.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`.
+    pub audience: Option<String>,
+    /// `JWT_LEEWAY_SECONDS` (default 0): clock skew allowed on `exp` and `nbf`.
+    pub leeway_seconds: i64,
+    /// `JWT_STORE_CLAIM`: the claim listing the storeIds (or `prefix*`) a token may sync.
+    pub store_claim: Option<String>,
+    /// `JWT_REQUIRE_EXP` (default `true`).
+    pub require_exp: bool,
+}
+
+impl AuthConfig {
+    /// Never fails: an unusable setting becomes a `Misconfigured` answer at request time.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AuthConfig {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut problems = Vec::new();
+        let leeway_seconds = match get("JWT_LEEWAY_SECONDS") {
+            None => 0,
+            Some(v) => v.parse::<i64>().ok().filter(|n| (0..=86_400).contains(n)).unwrap_or_else(|| {
+                problems.push(format!("JWT_LEEWAY_SECONDS must be a number of seconds between 0 and 86400, got {v:?}"));
+                0
+            }),
+        };
+        let require_exp = match get("JWT_REQUIRE_EXP").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(v) => {
+                problems.push(format!("JWT_REQUIRE_EXP must be true or false, got {v:?}"));
+                true
+            }
+        };
+        let mode = match get("AUTH_MODE").as_deref() {
+            Some("none") => AuthMode::None,
+            None | Some("jwt") => {
+                let verifier = Verifier::from_settings(get("JWT_SECRET").as_deref(), get("JWT_JWKS").as_deref())
+                    .map_err(|e| e.0);
+                AuthMode::Jwt(match (problems.is_empty(), verifier) {
+                    (true, v) => v,
+                    (false, _) => Err(problems.join("; ")),
+                })
+            }
+            Some(other) => AuthMode::Jwt(Err(format!("AUTH_MODE must be jwt or none, got {other:?}"))),
+        };
+        AuthConfig {
+            mode,
+            payload_field: get("AUTH_PAYLOAD_FIELD").unwrap_or_else(|| "authToken".into()),
+            issuer: get("JWT_ISSUER"),
+            audience: get("JWT_AUDIENCE"),
+            leeway_seconds,
+            store_claim: get("JWT_STORE_CLAIM"),
+            require_exp,
+        }
+    }
+}
