@@ -33,7 +33,11 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// Never fails: an unusable setting becomes a `Misconfigured` answer at request time.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AuthConfig {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut problems = Vec::new();
         let leeway_seconds = match get("JWT_LEEWAY_SECONDS") {
             None => 0,
@@ -53,14 +57,19 @@ impl AuthConfig {
         let mode = match get("AUTH_MODE").as_deref() {
             Some("none") => AuthMode::None,
             None | Some("jwt") => {
-                let verifier = Verifier::from_settings(get("JWT_SECRET").as_deref(), get("JWT_JWKS").as_deref())
-                    .map_err(|e| e.0);
+                let verifier = Verifier::from_settings(
+                    get("JWT_SECRET").as_deref(),
+                    get("JWT_JWKS").as_deref(),
+                )
+                .map_err(|e| e.0);
                 AuthMode::Jwt(match (problems.is_empty(), verifier) {
                     (true, v) => v,
                     (false, _) => Err(problems.join("; ")),
                 })
             }
-            Some(other) => AuthMode::Jwt(Err(format!("AUTH_MODE must be jwt or none, got {other:?}"))),
+            Some(other) => {
+                AuthMode::Jwt(Err(format!("AUTH_MODE must be jwt or none, got {other:?}")))
+            }
         };
         AuthConfig {
             mode,

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPublicKey};
+use jwt_compact::alg::{
+    Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPublicKey,
+};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, UntrustedToken};
 use serde_json::{Map, Value};
@@ -54,7 +56,8 @@ impl Verifier {
                     .and_then(Value::as_str)
                     .ok_or_else(|| KeyError(format!("JWT_JWKS key {i} has no kid")))?
                     .to_owned();
-                let key = parse_jwk(jwk).map_err(|e| KeyError(format!("JWT_JWKS key {kid:?}: {e}")))?;
+                let key =
+                    parse_jwk(jwk).map_err(|e| KeyError(format!("JWT_JWKS key {kid:?}: {e}")))?;
                 keys.insert(kid, key);
             }
         }
@@ -78,11 +81,15 @@ impl Verifier {
 
     /// Verifies the signature with the key the configuration assigns, returning the claims.
     pub fn verify(&self, token: &UntrustedToken<'_>) -> Result<AnyClaims, AuthError> {
-        let bad = |e: jwt_compact::ValidationError| AuthError::Unauthorized(format!("Invalid token: {e}"));
+        let bad = |e: jwt_compact::ValidationError| {
+            AuthError::Unauthorized(format!("Invalid token: {e}"))
+        };
         let kid = token.header().key_id.as_deref();
         if let Some(key) = kid.and_then(|k| self.keys.get(k)) {
             let claims = match key {
-                PublicKey::Rs256(k) => Rsa::rs256().validator::<Map<String, Value>>(k).validate(token),
+                PublicKey::Rs256(k) => Rsa::rs256()
+                    .validator::<Map<String, Value>>(k)
+                    .validate(token),
                 PublicKey::Es256(k) => Es256.validator::<Map<String, Value>>(k).validate(token),
                 PublicKey::EdDsa(k) => Ed25519.validator::<Map<String, Value>>(k).validate(token),
             };

@@ -14,6 +14,15 @@ pub use keys::KeyError;
 use jwt_compact::{Claims, UntrustedToken};
 use serde_json::{Map, Value};
 
+/// Header by which the Worker tells the Durable Object when the client's token expires (Unix
+/// seconds). Set only by the Worker, which drops whatever a client sent under that name.
+pub const EXPIRES_HEADER: &str = "x-livestore-auth-expires";
+
+/// WebSocket close code and reason for a socket whose token ran out: the client reconnects, and
+/// must present a fresh token to be let in again.
+pub const EXPIRED_CLOSE_CODE: u16 = 4001;
+pub const EXPIRED_CLOSE_REASON: &str = "Token expired";
+
 /// What a valid token allows, carried with the connection so it can be re-checked later.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Grant {
@@ -24,7 +33,8 @@ pub struct Grant {
 impl Grant {
     /// `true` once the grant has run out at `now` (Unix seconds), leeway included.
     pub fn expired(&self, now: i64, leeway: i64) -> bool {
-        self.expires_at.is_some_and(|exp| now >= exp.saturating_add(leeway))
+        self.expires_at
+            .is_some_and(|exp| now >= exp.saturating_add(leeway))
     }
 }
 
@@ -83,7 +93,9 @@ pub fn authorize(
         AuthMode::None => return Ok(Grant::default()),
         AuthMode::Jwt(v) => v,
     };
-    let verifier = verifier.as_ref().map_err(|e| AuthError::Misconfigured(e.clone()))?;
+    let verifier = verifier
+        .as_ref()
+        .map_err(|e| AuthError::Misconfigured(e.clone()))?;
     let token = find_token(config, payload, authorization).ok_or_else(|| {
         AuthError::Unauthorized(format!(
             "Missing token: send a JWT in the sync payload field `{}` or an Authorization: Bearer header",
@@ -100,11 +112,17 @@ pub fn authorize(
     })
 }
 
-fn check_time(config: &AuthConfig, claims: &Claims<Map<String, Value>>, now: i64) -> Result<(), AuthError> {
+fn check_time(
+    config: &AuthConfig,
+    claims: &Claims<Map<String, Value>>,
+    now: i64,
+) -> Result<(), AuthError> {
     let leeway = config.leeway_seconds;
     match claims.expiration {
         None if config.require_exp => {
-            return Err(AuthError::Unauthorized("Token has no expiry (exp claim)".into()))
+            return Err(AuthError::Unauthorized(
+                "Token has no expiry (exp claim)".into(),
+            ))
         }
         Some(exp) if now >= exp.timestamp().saturating_add(leeway) => {
             return Err(AuthError::Unauthorized("Token expired".into()))
@@ -119,10 +137,16 @@ fn check_time(config: &AuthConfig, claims: &Claims<Map<String, Value>>, now: i64
     Ok(())
 }
 
-fn check_claims(config: &AuthConfig, custom: &Map<String, Value>, store_id: &str) -> Result<(), AuthError> {
+fn check_claims(
+    config: &AuthConfig,
+    custom: &Map<String, Value>,
+    store_id: &str,
+) -> Result<(), AuthError> {
     if let Some(issuer) = &config.issuer {
         if custom.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
-            return Err(AuthError::Unauthorized("Token issuer (iss) is not accepted".into()));
+            return Err(AuthError::Unauthorized(
+                "Token issuer (iss) is not accepted".into(),
+            ));
         }
     }
     if let Some(audience) = &config.audience {
@@ -132,7 +156,9 @@ fn check_claims(config: &AuthConfig, custom: &Map<String, Value>, store_id: &str
             _ => false,
         };
         if !ok {
-            return Err(AuthError::Unauthorized("Token audience (aud) is not accepted".into()));
+            return Err(AuthError::Unauthorized(
+                "Token audience (aud) is not accepted".into(),
+            ));
         }
     }
     if let Some(claim) = &config.store_claim {

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use worker::*;
 
+use crate::auth::{AuthConfig, Grant, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::protocol::rpc::{self, RequestId, PING_FRAME, PONG_FRAME};
 use crate::sync::service::{Connection, Output, Store, Transport};
@@ -25,6 +26,14 @@ struct Attachment {
     /// Request ids (JSON strings or numbers, as the client sent them) of the live pulls.
     #[serde(rename = "pullRequestIds", default)]
     pull_request_ids: Vec<serde_json::Value>,
+    /// When the token this socket was opened with expires (Unix seconds): checked on every
+    /// message, and an alarm closes the socket on time even when it is idle.
+    #[serde(
+        rename = "authExpires",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    auth_expires: Option<i64>,
 }
 
 impl Attachment {
@@ -35,6 +44,12 @@ impl Attachment {
                 .iter()
                 .filter_map(|v| RequestId::from_json_text(&v.to_string()))
                 .collect(),
+        }
+    }
+
+    fn grant(&self) -> Grant {
+        Grant {
+            expires_at: self.auth_expires,
         }
     }
 
@@ -55,6 +70,10 @@ fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
 fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<()> {
     let text = serde_json::to_string(attachment).map_err(|e| Error::RustError(e.to_string()))?;
     ws.serialize_attachment(text)
+}
+
+fn now_seconds() -> i64 {
+    (js_sys::Date::now() / 1000.0).floor() as i64
 }
 
 fn now_iso() -> String {
@@ -107,10 +126,51 @@ impl SyncBackendDO {
         }
     }
 
-    fn accept_websocket(
+    fn leeway(&self) -> i64 {
+        AuthConfig::from_lookup(|name| env::lookup(&self.env, name)).leeway_seconds
+    }
+
+    /// Closes the socket if its token has run out; `true` if it did.
+    fn close_if_expired(&self, ws: &WebSocket, attachment: &Attachment, leeway: i64) -> bool {
+        if !attachment.grant().expired(now_seconds(), leeway) {
+            return false;
+        }
+        let _ = ws.close(Some(EXPIRED_CLOSE_CODE), Some(EXPIRED_CLOSE_REASON));
+        true
+    }
+
+    /// Makes sure an alarm fires when the earliest token of the open sockets expires.
+    async fn schedule_expiry_alarm(&self) -> Result<()> {
+        let leeway = self.leeway();
+        let next = self
+            .state
+            .get_websockets()
+            .iter()
+            .filter_map(read_attachment)
+            .filter_map(|a| a.auth_expires)
+            .map(|exp| exp.saturating_add(leeway))
+            // Sockets already closed for expiry may still be listed while they finish closing.
+            .filter(|deadline| *deadline > now_seconds())
+            .min();
+        if let Some(deadline) = next {
+            let at_ms = deadline.saturating_mul(1000);
+            let current = self.state.storage().get_alarm().await?;
+            if current.is_none_or(|c| c > at_ms) {
+                let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
+                self.state
+                    .storage()
+                    .set_alarm(ScheduledTime::new(at))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn accept_websocket(
         &self,
         store_id: String,
         payload: Option<serde_json::Value>,
+        auth_expires: Option<i64>,
     ) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -120,8 +180,12 @@ impl SyncBackendDO {
                 store_id,
                 payload,
                 pull_request_ids: Vec::new(),
+                auth_expires,
             },
         )?;
+        if auth_expires.is_some() {
+            self.schedule_expiry_alarm().await?;
+        }
         // Exact pings are answered by the runtime without waking the object (§3.6).
         if let Ok(pair) = worker_sys::WebSocketRequestResponsePair::new(PING_FRAME, PONG_FRAME) {
             self.state.set_websocket_auto_response(&pair);
@@ -182,7 +246,12 @@ impl DurableObject for SyncBackendDO {
                     console_error!("store {}: {e}", params.store_id);
                     return Response::error(format!("Storage unavailable: {e}"), 500);
                 }
-                self.accept_websocket(params.store_id, params.payload)
+                let auth_expires = req
+                    .headers()
+                    .get(EXPIRES_HEADER)?
+                    .and_then(|v| v.parse::<i64>().ok());
+                self.accept_websocket(params.store_id, params.payload, auth_expires)
+                    .await
             }
             TransportKind::Http => self.serve_http(&params.store_id, req).await,
         }
@@ -208,6 +277,10 @@ impl DurableObject for SyncBackendDO {
             let _ = ws.close(Some(1011), Some("connection state lost"));
             return Ok(());
         };
+        // The original checks the token only at connect; we stop a socket whose token ran out.
+        if self.close_if_expired(&ws, &attachment, self.leeway()) {
+            return Ok(());
+        }
         let mut conn = attachment.connection();
         let outcome =
             self.with_store(&attachment.store_id.clone(), |store| {
@@ -249,6 +322,17 @@ impl DurableObject for SyncBackendDO {
         };
         let _ = ws.close(Some(code), Some("closed"));
         Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let leeway = self.leeway();
+        for ws in self.state.get_websockets() {
+            if let Some(attachment) = read_attachment(&ws) {
+                self.close_if_expired(&ws, &attachment, leeway);
+            }
+        }
+        self.schedule_expiry_alarm().await?;
+        Response::ok("")
     }
 
     async fn websocket_error(&self, _ws: WebSocket, _error: Error) -> Result<()> {

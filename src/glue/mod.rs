@@ -5,5 +5,3 @@ mod durable_object;
 mod env;
 mod sql_log;
 mod worker_entry;
-
-pub use durable_object::SyncBackendDO;

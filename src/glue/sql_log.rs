@@ -11,18 +11,21 @@ use crate::sync::service::{EventLog, StorageError, StoredEvent};
 
 #[wasm_bindgen]
 extern "C" {
+    /// `ctx.storage`, seen through the one method workers-rs 0.8.7 does not bind.
+    type TransactionalStorage;
+
     /// `ctx.storage.transactionSync(fn)`: runs `fn` in one SQLite transaction, rolled back if it
-    /// throws. Not bound by workers-rs 0.8.7.
+    /// throws.
     #[wasm_bindgen(method, catch, js_name = transactionSync)]
     fn transaction_sync(
-        this: &worker::worker_sys::DurableObjectStorage,
+        this: &TransactionalStorage,
         closure: &js_sys::Function,
     ) -> Result<JsValue, JsValue>;
 }
 
 pub struct SqlEventLog {
     sql: SqlStorage,
-    storage: worker::worker_sys::DurableObjectStorage,
+    storage: TransactionalStorage,
     store_id: String,
     table: String,
 }
@@ -58,7 +61,9 @@ impl SqlEventLog {
         let table = schema::event_table_name(store_id);
         let log = SqlEventLog {
             sql,
-            storage: storage.as_raw().clone(),
+            storage: AsRef::<JsValue>::as_ref(storage.as_raw())
+                .clone()
+                .unchecked_into(),
             store_id: store_id.to_owned(),
             table,
         };

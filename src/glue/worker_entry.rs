@@ -2,6 +2,7 @@
 
 use worker::*;
 
+use crate::auth::{authorize, AuthConfig, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
@@ -79,7 +80,25 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         Route::Sync(params) => params,
     };
 
-    // The auth seam: the payload/JWT check runs here, before any Durable Object is touched.
+    // The payload/JWT check, before any Durable Object is touched.
+    let auth = AuthConfig::from_lookup(|name| env::lookup(env, name));
+    let now = (js_sys::Date::now() / 1000.0).floor() as i64;
+    let authorization = req.headers().get("Authorization")?;
+    let grant = match authorize(
+        &auth,
+        &params.store_id,
+        params.payload.as_ref(),
+        authorization.as_deref(),
+        now,
+    ) {
+        Ok(grant) => grant,
+        Err(e) => {
+            if e.status() == 500 {
+                console_error!("auth configuration error: {}", e.message());
+            }
+            return text_response(e.status(), e.message());
+        }
+    };
 
     let namespace = match env.durable_object(SYNC_BACKEND_BINDING) {
         Ok(ns) => ns,
@@ -91,5 +110,25 @@ async fn handle(req: Request, env: &Env) -> Result<Response> {
         }
     };
     let stub = namespace.id_from_name(&params.store_id)?.get_stub()?;
-    stub.fetch_with_request(req).await
+    stub.fetch_with_request(forwarded(req, grant.expires_at)?)
+        .await
+}
+
+/// The request as the object gets it: unchanged but for the auth-expiry header.
+fn forwarded(req: Request, expires_at: Option<i64>) -> Result<Request> {
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if !name.eq_ignore_ascii_case(AUTH_EXPIRES_HEADER) {
+            headers.append(&name, &value)?;
+        }
+    }
+    if let Some(exp) = expires_at {
+        headers.set(AUTH_EXPIRES_HEADER, &exp.to_string())?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if let Some(body) = req.inner().body() {
+        init.with_body(Some(body.into()));
+    }
+    Request::new_with_init(req.url()?.as_str(), &init)
 }
