@@ -11,7 +11,16 @@ pub struct Config {
     pub cors: bool,
     /// `MAX_RESPONSE_BYTES` (default 900,000): budget of one `PullResponse`.
     pub limits: Limits,
+    /// `MAX_MESSAGE_BYTES` (default 32 MiB, Cloudflare's WebSocket message limit): larger
+    /// incoming frames and HTTP bodies are refused before they are parsed.
+    pub max_message_bytes: usize,
+    /// `HTTP_RESPONSE_HEADERS`: a JSON object of extra headers for every response the Worker
+    /// makes (e.g. `{"Access-Control-Allow-Credentials":"true"}`).
+    pub extra_headers: Vec<(String, String)>,
 }
+
+/// Cloudflare's limit on one received WebSocket message.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// A variable with a value we cannot use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +42,44 @@ impl Config {
                     ))
                 })?,
         };
+        let max_message_bytes = match lookup("MAX_MESSAGE_BYTES") {
+            None => DEFAULT_MAX_MESSAGE_BYTES,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1024)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "MAX_MESSAGE_BYTES must be an integer of at least 1024, got {v:?}"
+                    ))
+                })?,
+        };
+        let extra_headers = match lookup("HTTP_RESPONSE_HEADERS") {
+            None => Vec::new(),
+            Some(v) if v.trim().is_empty() => Vec::new(),
+            Some(v) => {
+                let bad = || {
+                    ConfigError(
+                        "HTTP_RESPONSE_HEADERS must be a JSON object of header names to string values"
+                            .to_owned(),
+                    )
+                };
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&v).map_err(|_| bad())?;
+                map.into_iter()
+                    .map(|(k, v)| Ok((k, v.as_str().ok_or_else(bad)?.to_owned())))
+                    .collect::<Result<_, _>>()?
+            }
+        };
         Ok(Config {
             cors,
             limits: Limits {
                 max_response_bytes,
                 ..Limits::default()
             },
+            max_message_bytes,
+            extra_headers,
         })
     }
 }
@@ -67,5 +108,16 @@ mod tests {
         assert!(!c.cors);
         let e = Config::from_lookup(|k| (k == "ENABLE_CORS").then(|| "maybe".into())).unwrap_err();
         assert!(e.0.contains("ENABLE_CORS"));
+        let c = Config::from_lookup(|k| {
+            (k == "HTTP_RESPONSE_HEADERS")
+                .then(|| r#"{"X-A":"1","Cache-Control":"no-store"}"#.into())
+        })
+        .unwrap();
+        assert_eq!(c.extra_headers.len(), 2);
+        for bad in [r#"{"X-A":1}"#, "[]", "nope"] {
+            let e = Config::from_lookup(|k| (k == "HTTP_RESPONSE_HEADERS").then(|| bad.into()));
+            assert!(e.unwrap_err().0.contains("HTTP_RESPONSE_HEADERS"));
+        }
+        assert!(Config::from_lookup(|k| (k == "MAX_MESSAGE_BYTES").then(|| "12".into())).is_err());
     }
 }

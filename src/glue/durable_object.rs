@@ -80,6 +80,14 @@ fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
 }
 
+fn json_response(status: u16, body: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
 #[durable_object]
 pub struct SyncBackendDO {
     state: State,
@@ -194,7 +202,28 @@ impl SyncBackendDO {
     }
 
     async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
-        let body = req.text().await.unwrap_or_default();
+        let max_bytes = env::config(&self.env)
+            .map(|c| c.max_message_bytes)
+            .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES);
+        let bytes = req.bytes().await.unwrap_or_default();
+        if bytes.len() > max_bytes {
+            return json_response(
+                413,
+                &format!(
+                    "[{}]",
+                    rpc::defect_frame(&format!(
+                        "Request body is {} bytes; the limit is {max_bytes} bytes",
+                        bytes.len()
+                    ))
+                ),
+            );
+        }
+        let Ok(body) = String::from_utf8(bytes) else {
+            return json_response(
+                400,
+                &format!("[{}]", rpc::defect_frame("Request body is not valid UTF-8")),
+            );
+        };
         let mut replies = Vec::new();
         let outcome = self.with_store(store_id, |store| {
             let mut conn = Connection::default();
@@ -272,6 +301,16 @@ impl DurableObject for SyncBackendDO {
                 }
             },
         };
+        let max_bytes = env::config(&self.env)
+            .map(|c| c.max_message_bytes)
+            .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES);
+        if text.len() > max_bytes {
+            let _ = ws.send_with_str(rpc::defect_frame(&format!(
+                "Message is {} bytes; the limit is {max_bytes} bytes",
+                text.len()
+            )));
+            return Ok(());
+        }
         let Some(mut attachment) = read_attachment(&ws) else {
             let _ = ws.send_with_str(rpc::defect_frame("Connection state lost; please reconnect"));
             let _ = ws.close(Some(1011), Some("connection state lost"));

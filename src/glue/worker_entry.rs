@@ -3,6 +3,7 @@
 use worker::*;
 
 use crate::auth::{authorize, AuthConfig, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
+use crate::config::Config;
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
@@ -19,19 +20,28 @@ fn text_response(status: u16, body: &str) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// Adds the CORS headers. Responses from the Durable Object have immutable headers, so their
-/// body is moved into a new response (a WebSocket `101` is passed through: browsers do not apply
-/// CORS to WebSockets).
-async fn with_cors(mut response: Response, requested_headers: Option<&str>) -> Result<Response> {
-    if response.status_code() == 101 {
+/// Adds the CORS headers and the configured extra headers. Responses from the Durable Object
+/// have immutable headers, so their body is moved into a new response (a WebSocket `101` is
+/// passed through: browsers do not apply CORS to WebSockets).
+async fn with_headers(
+    mut response: Response,
+    config: &Config,
+    requested_headers: Option<&str>,
+) -> Result<Response> {
+    if response.status_code() == 101 || (!config.cors && config.extra_headers.is_empty()) {
         return Ok(response);
     }
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
         headers.append(&name, &value)?;
     }
-    for (name, value) in cors_headers(requested_headers) {
-        headers.set(name, &value)?;
+    if config.cors {
+        for (name, value) in cors_headers(requested_headers) {
+            headers.set(name, &value)?;
+        }
+    }
+    for (name, value) in &config.extra_headers {
+        headers.set(name, value)?;
     }
     let status = response.status_code();
     let body = response.bytes().await?;
@@ -51,18 +61,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return text_response(500, &format!("Configuration error: {}", e.0));
         }
     };
-    let response = handle(req, &env).await?;
-    if config.cors {
-        with_cors(response, requested_headers.as_deref()).await
-    } else {
-        Ok(response)
-    }
+    let response = handle(req, &env, &config).await?;
+    with_headers(response, &config, requested_headers.as_deref()).await
 }
 
-async fn handle(req: Request, env: &Env) -> Result<Response> {
+async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     let url = req.url()?;
     let upgrade = req.headers().get("Upgrade")?;
-    let config = env::config(env).map_err(|e| Error::RustError(e.0))?;
     let method = req.method().to_string();
     let params = match route(
         &method,
