@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Mints an HS256 JWT for local development and tests:
+//   JWT_SECRET=... node scripts/dev-token.mjs [--ttl 3600] [--sub dev] [--stores 'a,b,team-*'] [--claim stores]
+//     [--iss ...] [--aud ...]
+// Prints the token. Uses only node:crypto; the secret is read from the environment, never printed.
+import { createHmac } from 'node:crypto'
+
+const args = process.argv.slice(2)
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : fallback
+}
+const secret = process.env.JWT_SECRET
+if (!secret) {
+  console.error('Set JWT_SECRET in the environment (the same value the server has).')
+  process.exit(2)
+}
+const now = Math.floor(Date.now() / 1000)
+const claims = { sub: opt('sub', 'dev'), iat: now, exp: now + Number(opt('ttl', '3600')) }
+if (opt('iss')) claims.iss = opt('iss')
+if (opt('aud')) claims.aud = opt('aud')
+if (opt('stores')) claims[opt('claim', 'stores')] = opt('stores').split(',')
+const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url')
+const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
+const signature = createHmac('sha256', secret).update(unsigned).digest('base64url')
+console.log(`${unsigned}.${signature}`)
