@@ -33,7 +33,12 @@ fn config(vars: &[(&str, &str)]) -> AuthConfig {
         ("JWT_JWKS".into(), jwks),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    AuthConfig::from_lookup(|name| all.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    AuthConfig::from_lookup(|name| {
+        all.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
 }
 
 fn claims(extra: Value, exp_in: Option<i64>) -> Claims<Map<String, Value>> {
@@ -43,11 +48,23 @@ fn claims(extra: Value, exp_in: Option<i64>) -> Claims<Map<String, Value>> {
 }
 
 fn hs(extra: Value, exp_in: Option<i64>) -> String {
-    Hs256.token(&Header::empty(), &claims(extra, exp_in), &Hs256Key::new(SECRET)).unwrap()
+    Hs256
+        .token(
+            &Header::empty(),
+            &claims(extra, exp_in),
+            &Hs256Key::new(SECRET),
+        )
+        .unwrap()
 }
 
 fn es(extra: Value, exp_in: Option<i64>, kid: &str) -> String {
-    Es256.token(&Header::empty().with_key_id(kid), &claims(extra, exp_in), &es_key()).unwrap()
+    Es256
+        .token(
+            &Header::empty().with_key_id(kid),
+            &claims(extra, exp_in),
+            &es_key(),
+        )
+        .unwrap()
 }
 
 fn check(cfg: &AuthConfig, token: &str, store: &str) -> Result<(), AuthError> {
@@ -64,11 +81,25 @@ fn status(r: Result<(), AuthError>) -> u16 {
 #[test]
 fn valid_tokens_pass_and_carry_their_expiry() {
     let cfg = config(&[]);
-    let grant = authorize(&cfg, "s", Some(&json!({"authToken": hs(json!({}), Some(60))})), None, NOW).unwrap();
+    let grant = authorize(
+        &cfg,
+        "s",
+        Some(&json!({"authToken": hs(json!({}), Some(60))})),
+        None,
+        NOW,
+    )
+    .unwrap();
     assert_eq!(grant.expires_at, Some(NOW + 60));
-    assert_eq!(status(check(&cfg, &es(json!({}), Some(60), "es-1"), "s")), 200);
+    assert_eq!(
+        status(check(&cfg, &es(json!({}), Some(60), "es-1"), "s")),
+        200
+    );
     let ed = Ed25519
-        .token(&Header::empty().with_key_id("ed-1"), &claims(json!({}), Some(60)), &ed_key().sk)
+        .token(
+            &Header::empty().with_key_id("ed-1"),
+            &claims(json!({}), Some(60)),
+            &ed_key().sk,
+        )
         .unwrap();
     assert_eq!(status(check(&cfg, &ed, "s")), 200);
     // The Authorization header works when the payload has no token.
@@ -79,12 +110,26 @@ fn valid_tokens_pass_and_carry_their_expiry() {
 #[test]
 fn time_claims() {
     let cfg = config(&[]);
-    assert_eq!(status(check(&cfg, &hs(json!({}), Some(-1)), "s")), 401, "expired");
-    assert_eq!(status(check(&cfg, &hs(json!({}), Some(0)), "s")), 401, "expires now");
-    assert_eq!(status(check(&cfg, &hs(json!({}), None), "s")), 401, "exp required");
+    assert_eq!(
+        status(check(&cfg, &hs(json!({}), Some(-1)), "s")),
+        401,
+        "expired"
+    );
+    assert_eq!(
+        status(check(&cfg, &hs(json!({}), Some(0)), "s")),
+        401,
+        "expires now"
+    );
+    assert_eq!(
+        status(check(&cfg, &hs(json!({}), None), "s")),
+        401,
+        "exp required"
+    );
     let mut c = claims(json!({}), Some(600));
     c.not_before = Some(Utc.timestamp_opt(NOW + 30, 0).unwrap());
-    let t = Hs256.token(&Header::empty(), &c, &Hs256Key::new(SECRET)).unwrap();
+    let t = Hs256
+        .token(&Header::empty(), &c, &Hs256Key::new(SECRET))
+        .unwrap();
     assert_eq!(status(check(&cfg, &t, "s")), 401, "not yet valid");
     let lenient = config(&[("JWT_LEEWAY_SECONDS", "60")]);
     assert_eq!(status(check(&lenient, &t, "s")), 200);
@@ -101,38 +146,75 @@ fn forged_and_malformed_tokens() {
     let parts: Vec<&str> = good.split('.').collect();
     // bad signature
     let wrong_key = Hs256
-        .token(&Header::empty(), &claims(json!({}), Some(60)), &Hs256Key::new(b"another-secret-another-secret-00"))
+        .token(
+            &Header::empty(),
+            &claims(json!({}), Some(60)),
+            &Hs256Key::new(b"another-secret-another-secret-00"),
+        )
         .unwrap();
     assert_eq!(status(check(&cfg, &wrong_key, "s")), 401);
     // tampered payload, original signature
     use base64_helper::b64;
-    let tampered = format!("{}.{}.{}", parts[0], b64(br#"{"sub":"admin","exp":9999999999}"#), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(br#"{"sub":"admin","exp":9999999999}"#),
+        parts[2]
+    );
     assert_eq!(status(check(&cfg, &tampered, "s")), 401);
     // alg: none
     let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), parts[1]);
     assert_eq!(status(check(&cfg, &none, "s")), 401);
     // algorithm confusion: HS256 signed with the ES256 public key's JWK text, naming kid es-1
-    let public_as_secret = serde_json::to_string(&JsonWebKey::from(es_key().verifying_key())).unwrap();
+    let public_as_secret =
+        serde_json::to_string(&JsonWebKey::from(es_key().verifying_key())).unwrap();
     let confused = Hs256
-        .token(&Header::empty().with_key_id("es-1"), &claims(json!({}), Some(60)), &Hs256Key::new(public_as_secret.as_bytes()))
+        .token(
+            &Header::empty().with_key_id("es-1"),
+            &claims(json!({}), Some(60)),
+            &Hs256Key::new(public_as_secret.as_bytes()),
+        )
         .unwrap();
     assert_eq!(status(check(&cfg, &confused, "s")), 401);
     // unknown kid with an asymmetric algorithm
-    assert_eq!(status(check(&cfg, &es(json!({}), Some(60), "nope"), "s")), 401);
+    assert_eq!(
+        status(check(&cfg, &es(json!({}), Some(60), "nope"), "s")),
+        401
+    );
     // malformed and missing
     for t in ["", "abc", "a.b", "a.b.c", "....", "ey.ey.ey"] {
         assert_eq!(status(check(&cfg, t, "s")), 401, "{t:?}");
     }
-    assert_eq!(authorize(&cfg, "s", None, None, NOW).unwrap_err().status(), 401);
-    assert_eq!(authorize(&cfg, "s", Some(&json!({"authToken": 42})), None, NOW).unwrap_err().status(), 401);
-    assert_eq!(authorize(&cfg, "s", Some(&json!([1])), None, NOW).unwrap_err().status(), 401);
+    assert_eq!(
+        authorize(&cfg, "s", None, None, NOW).unwrap_err().status(),
+        401
+    );
+    assert_eq!(
+        authorize(&cfg, "s", Some(&json!({"authToken": 42})), None, NOW)
+            .unwrap_err()
+            .status(),
+        401
+    );
+    assert_eq!(
+        authorize(&cfg, "s", Some(&json!([1])), None, NOW)
+            .unwrap_err()
+            .status(),
+        401
+    );
 }
 
 #[test]
 fn issuer_audience_and_store_scope() {
-    let cfg = config(&[("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "sync"), ("JWT_STORE_CLAIM", "stores")]);
+    let cfg = config(&[
+        ("JWT_ISSUER", "https://id.example"),
+        ("JWT_AUDIENCE", "sync"),
+        ("JWT_STORE_CLAIM", "stores"),
+    ]);
     let ok = json!({"iss": "https://id.example", "aud": ["other", "sync"], "stores": ["team-*", "solo"]});
-    assert_eq!(status(check(&cfg, &hs(ok.clone(), Some(60)), "team-42")), 200);
+    assert_eq!(
+        status(check(&cfg, &hs(ok.clone(), Some(60)), "team-42")),
+        200
+    );
     assert_eq!(status(check(&cfg, &hs(ok.clone(), Some(60)), "solo")), 200);
     assert_eq!(status(check(&cfg, &hs(ok.clone(), Some(60)), "solo2")), 403);
     assert_eq!(status(check(&cfg, &hs(ok.clone(), Some(60)), "tea")), 403);
@@ -155,14 +237,36 @@ fn configuration_fails_closed_with_clear_messages() {
     assert!(e.message().contains("JWT_SECRET"));
     let open = AuthConfig::from_lookup(|k| (k == "AUTH_MODE").then(|| "none".to_owned()));
     assert!(authorize(&open, "s", None, None, NOW).is_ok());
-    for (k, v) in [("JWT_JWKS", "{"), ("JWT_JWKS", r#"{"keys":[{"kty":"oct","kid":"a","k":"AA"}]}"#), ("JWT_SECRET", "short"), ("AUTH_MODE", "maybe"), ("JWT_LEEWAY_SECONDS", "soon")] {
+    for (k, v) in [
+        ("JWT_JWKS", "{"),
+        ("JWT_JWKS", r#"{"keys":[{"kty":"oct","kid":"a","k":"AA"}]}"#),
+        ("JWT_SECRET", "short"),
+        ("AUTH_MODE", "maybe"),
+        ("JWT_LEEWAY_SECONDS", "soon"),
+    ] {
         let cfg = AuthConfig::from_lookup(|name| {
-            if name == k { Some(v.to_owned()) } else if name == "JWT_SECRET" { Some(SECRET.to_owned()) } else { None }
+            if name == k {
+                Some(v.to_owned())
+            } else if name == "JWT_SECRET" {
+                Some(SECRET.to_owned())
+            } else {
+                None
+            }
         });
-        let e = authorize(&cfg, "s", Some(&json!({"authToken": hs(json!({}), Some(60))})), None, NOW).unwrap_err();
+        let e = authorize(
+            &cfg,
+            "s",
+            Some(&json!({"authToken": hs(json!({}), Some(60))})),
+            None,
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), 500, "{k}={v}");
         assert!(e.message().contains(k), "{k}: {}", e.message());
-        assert!(!format!("{cfg:?}").contains(SECRET), "config Debug must not print the secret");
+        assert!(
+            !format!("{cfg:?}").contains(SECRET),
+            "config Debug must not print the secret"
+        );
     }
 }
 
@@ -172,7 +276,11 @@ mod base64_helper {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..=chunk.len() {
                 out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
