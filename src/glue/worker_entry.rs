@@ -45,9 +45,13 @@ async fn with_headers(
     }
     let status = response.status_code();
     let body = response.bytes().await?;
-    Ok(Response::from_bytes(body)?
-        .with_status(status)
-        .with_headers(headers))
+    // A 204 must have a null body, not an empty one.
+    let rebuilt = if body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(body)?
+    };
+    Ok(rebuilt.with_status(status).with_headers(headers))
 }
 
 #[event(fetch)]

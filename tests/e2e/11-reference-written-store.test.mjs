@@ -1,0 +1,88 @@
+// Data compatibility: a store written by the published reference server (@livestore/sync-cf@0.4.0)
+// on a --persist-to folder is pulled intact by our server started on the same folder.
+//
+// Both wrangler configs use the worker name `livestore-sync-rs` and the class `SyncBackendDO`, so
+// local workerd keeps the object's SQLite file at <dir>/v3/do/livestore-sync-rs-SyncBackendDO/.
+// With E2E_TARGET=ref the reader is the reference again (ref → ref), which validates the test itself.
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+
+import { TARGET, encodedFailure, ev, evRange, freshStoreId, makeClient, rawCollectPull, rawConnect, rawPush, startServer } from './harness.mjs'
+
+const DO_DIR = 'livestore-sync-rs-SyncBackendDO'
+
+let dir
+const servers = []
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-refstore-'))
+})
+after(async () => {
+  for (const s of servers) await s.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const pullAll = async (server, storeId, cursor, backendId) => {
+  const conn = await rawConnect(server, { storeId })
+  try {
+    return await rawCollectPull(conn, { storeId, cursor, backendId })
+  } finally {
+    await conn.close()
+  }
+}
+
+test(`store written by the reference server is pulled intact by ${TARGET === 'ref' ? 'the reference (ref → ref)' : 'ours'}`, async () => {
+  const storeId = freshStoreId('refstore')
+  const ref = await startServer({ kind: 'ref', persistTo: dir })
+  servers.push(ref)
+  const A = await makeClient({ url: ref.url, storeId })
+  try {
+    await A.push(evRange(1, 60))
+    await A.push(evRange(61, 120, { clientId: 'client-B', sessionId: 'session-B1' }))
+    await A.push([{ name: 'noArgs-v1', seqNum: 121, parentSeqNum: 120, clientId: 'client-A', sessionId: 's' }]) // args absent → SQL NULL
+    await A.push([ev(122, 121, { args: null })]) // args null → text 'null'
+  } finally {
+    await A.close()
+  }
+  const written = await pullAll(ref, storeId)
+  await ref.stop()
+
+  const writtenEvents = written.responses.flatMap((r) => r.batch)
+  assert.equal(writtenEvents.length, 122)
+  assert.equal(writtenEvents[120].eventEncoded.args, null, 'reference returns absent args as null')
+  assert.equal(writtenEvents[121].eventEncoded.args, null)
+  const backendId = written.responses[0].backendId
+
+  const doDirs = readdirSync(path.join(dir, 'v3/do'))
+  assert.deepEqual(doDirs, [DO_DIR], `reference wrote its object under v3/do/${DO_DIR}`)
+
+  const reader = await startServer({ kind: TARGET, persistTo: dir })
+  servers.push(reader)
+  const read = await pullAll(reader, storeId)
+  const readEvents = read.responses.flatMap((r) => r.batch)
+  assert.equal(readEvents.length, 122)
+  assert.deepEqual(readEvents, writtenEvents, 'events, args and createdAt identical')
+  for (const r of read.responses) assert.equal(r.backendId, backendId, 'same backendId')
+  assert.deepEqual(read.responses.at(-1).pageInfo, { _tag: 'NoMore' })
+
+  // cursor pulls and the head work on the inherited store
+  const tail = await pullAll(reader, storeId, 118, backendId)
+  assert.deepEqual(
+    tail.responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum)),
+    [119, 120, 121, 122],
+  )
+  const conn = await rawConnect(reader, { storeId })
+  try {
+    const stale = await rawPush(conn, { storeId, batch: [ev(5, 4)], backendId })
+    assert.deepEqual(encodedFailure(stale), { _tag: 'ServerAheadError', minimumExpectedNum: 122, providedNum: 4 })
+    assert.deepEqual(await rawPush(conn, { storeId, batch: [ev(123, 122)], backendId }), { _tag: 'Success', value: {} })
+  } finally {
+    await conn.close()
+  }
+  await reader.stop()
+  // the reader used the very same object storage (no second object directory appeared)
+  assert.deepEqual(readdirSync(path.join(dir, 'v3/do')), [DO_DIR])
+  assert.ok(existsSync(path.join(dir, 'v3/do', DO_DIR)))
+})

@@ -1,0 +1,575 @@
+// Shared helpers for the end-to-end suite: start/stop a sync server under `wrangler dev`
+// (ours = the Rust worker, ref = the published @livestore/sync-cf@0.4.0), drive it with the real
+// published client (makeWsSync) or with raw WebSocket frames.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { KeyValueStore, FetchHttpClient } from '@effect/platform'
+import { makeWsSync } from '@livestore/sync-cf/client'
+import { Chunk, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from 'effect'
+import { WebSocket as WsWebSocket } from 'ws'
+
+export { Chunk, Effect, Exit, Fiber, Option, Stream }
+
+// The published client uses globalThis.WebSocket (Node 22 has one built in; Node 20 does not).
+globalThis.WebSocket ??= WsWebSocket
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const REF_DIR = path.join(REPO, 'tests/reference')
+
+/** Which server the generic tests run against: 'ours' (default) or 'ref'. */
+export const TARGET = process.env.E2E_TARGET === 'ref' ? 'ref' : 'ours'
+if (process.env.E2E_TARGET && !['ours', 'ref'].includes(process.env.E2E_TARGET)) {
+  throw new Error(`E2E_TARGET must be 'ours' or 'ref', got ${JSON.stringify(process.env.E2E_TARGET)}`)
+}
+
+/**
+ * Skip reason for tests that assert a place where our server deliberately does better than the
+ * reference (undefined when running against ours). Use as `test(name, { skip: oursOnly('why') }, fn)`.
+ * E2E_FORCE_OURS_ONLY=1 runs them against the reference anyway (to see them fail there).
+ */
+export const oursOnly = (why) =>
+  TARGET === 'ref' && !process.env.E2E_FORCE_OURS_ONLY ? `ours-only: the reference server ${why}` : undefined
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Fresh storeId per test: only [A-Za-z0-9_-], so it is also a valid LiveStore storeId. */
+export const freshStoreId = (label = 'store') => `e2e-${label}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+
+/** A LiveStore-shaped global event. */
+export const ev = (seqNum, parentSeqNum = seqNum - 1, extra = {}) => ({
+  name: 'todoCreated-v1',
+  args: { id: `todo-${seqNum}`, text: `Todo number ${seqNum}` },
+  seqNum,
+  parentSeqNum,
+  clientId: 'client-A',
+  sessionId: 'session-A1',
+  ...extra,
+})
+
+/** Events from..to (inclusive), contiguous chain. */
+export const evRange = (from, to, extra) => Array.from({ length: to - from + 1 }, (_, i) => ev(from + i, from + i - 1, extra))
+
+export const BACKEND_ID_RE = /^[A-Za-z0-9_-]{21}$/
+export const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+// ---------------------------------------------------------------------------------------------
+// Server processes
+// ---------------------------------------------------------------------------------------------
+
+/** Environment that keeps wrangler quiet and offline (see shared TOOLCHAIN.md). */
+export const QUIET_ENV = {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  DO_NOT_TRACK: '1',
+  X_LOCAL_OBSERVABILITY: 'false',
+  X_LOCAL_EXPLORER: 'false',
+  NO_COLOR: '1',
+}
+
+const running = new Set()
+
+/** Live (non-zombie) members of a process group; falls back to kill(-pgid, 0) off Linux. */
+const groupAlive = (pgid) => {
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue
+      let stat
+      try {
+        stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      } catch {
+        continue
+      }
+      // pid (comm) state ppid pgrp ...  — comm may contain spaces/parens: parse after the last ')'
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true
+    }
+    return false
+  } catch {
+    try {
+      process.kill(-pgid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+const killGroup = (pid, signal) => {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Last resort: never leave wrangler/workerd behind, even if a test forgot to stop or the process dies.
+process.on('exit', () => {
+  for (const s of running) killGroup(s.pid, 'SIGKILL')
+})
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const s of running) killGroup(s.pid, 'SIGKILL')
+    process.exit(130)
+  })
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; there is a tiny race until wrangler binds it). */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+
+/** Node 22 binary from the `node` devDependency (wrangler refuses Node 20), else the current one. */
+const nodeBin = () => {
+  const local = path.join(REPO, 'node_modules/node/bin/node')
+  return existsSync(local) ? local : process.execPath
+}
+
+const tail = (file, n = 40) => {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/** Worker vars always passed to a server kind (merged under the `env` argument of startServer). */
+export const DEFAULT_VARS = {
+  // our server requires a JWT by default (AUTH_MODE=jwt); the protocol tests run with auth off
+  ours: { AUTH_MODE: 'none' },
+  ref: {},
+}
+
+/**
+ * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
+ *
+ * @param {object} o
+ * @param {'ours'|'ref'} [o.kind] defaults to E2E_TARGET
+ * @param {number} [o.port] defaults to a free port
+ * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
+ * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
+ * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, stop:() => Promise<void>}>}
+ */
+export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } = {}) => {
+  if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
+  if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
+    throw new Error(
+      `build/index.js is missing: build the Rust worker first (npm run build), or run the suite with E2E_TARGET=ref`,
+    )
+  }
+  port ??= await freePort()
+  const inspectorPort = await freePort()
+  const ownDir = persistTo === undefined
+  persistTo ??= mkdtempSync(path.join(os.tmpdir(), `e2e-${kind}-state-`))
+  const logFile = path.join(os.tmpdir(), `e2e-${kind}-${port}-${Date.now()}.log`)
+  const config = kind === 'ours' ? path.join(REPO, 'wrangler.toml') : path.join(REF_DIR, 'wrangler.toml')
+  const args = [
+    path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev',
+    '--config',
+    config,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--inspector-ip',
+    '127.0.0.1',
+    '--persist-to',
+    persistTo,
+    '--show-interactive-dev-session=false',
+    ...Object.entries({ ...DEFAULT_VARS[kind], ...env }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+  ]
+  const fd = openSync(logFile, 'a')
+  const child = spawn(nodeBin(), args, {
+    cwd: REPO,
+    env: { ...process.env, ...QUIET_ENV, SKIP_BUILD: '1' },
+    stdio: ['ignore', fd, fd],
+    detached: true, // own process group: stop() kills wrangler and its workerd children together
+  })
+  closeSync(fd)
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  let hasExited = false
+  exited.then(() => (hasExited = true))
+
+  const server = {
+    kind,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    persistTo,
+    pid: child.pid,
+    logFile,
+    stop: async () => {
+      if (!running.has(server)) return
+      running.delete(server)
+      killGroup(child.pid, 'SIGTERM')
+      for (let i = 0; i < 100 && groupAlive(child.pid); i++) await sleep(50)
+      if (groupAlive(child.pid)) killGroup(child.pid, 'SIGKILL')
+      // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
+      for (let i = 0; i < 100 && groupAlive(child.pid); i++) {
+        if (i === 20) killGroup(child.pid, 'SIGKILL')
+        await sleep(50)
+      }
+      if (groupAlive(child.pid)) throw new Error(`server process group ${child.pid} did not stop`)
+      if (ownDir) rmSync(persistTo, { recursive: true, force: true })
+      if (!process.env.E2E_KEEP_LOGS) rmSync(logFile, { force: true })
+    },
+  }
+  running.add(server)
+
+  const deadline = Date.now() + 90_000
+  while (true) {
+    if (hasExited) {
+      const { code, signal } = await exited
+      await server.stop()
+      throw new Error(`wrangler dev (${kind}) exited early (code ${code}, signal ${signal}). Log:\n${tail(logFile)}`)
+    }
+    try {
+      const res = await fetch(`${server.url}/`, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) break
+    } catch {}
+    if (Date.now() > deadline) {
+      const log = tail(logFile)
+      await server.stop()
+      throw new Error(`wrangler dev (${kind}) did not answer GET / within 90 s. Log:\n${log}`)
+    }
+    await sleep(250)
+  }
+  return server
+}
+
+// ---------------------------------------------------------------------------------------------
+// Published client (makeWsSync) with its own in-memory KeyValueStore
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Instantiates the published WebSocket client. The KeyValueStore is where the client keeps the
+ * backendId it learned from the first PullResponse; `kv` pre-seeds it (e.g. a stale backendId).
+ */
+export const makeClient = async ({ url, storeId, clientId = 'client-A', payload, kv = {}, options = {}, timeoutMs = 60_000 }) => {
+  const scope = Effect.runSync(Scope.make())
+  let kvStore
+  const kvLayer = Layer.effect(
+    KeyValueStore.KeyValueStore,
+    Effect.gen(function* () {
+      const store = yield* KeyValueStore.KeyValueStore
+      for (const [k, v] of Object.entries(kv)) yield* store.set(k, v)
+      kvStore = store
+      return store
+    }),
+  ).pipe(Layer.provide(KeyValueStore.layerMemory))
+  const backend = await Effect.runPromise(
+    makeWsSync({ url, ...options })({ storeId, clientId, payload }).pipe(
+      Effect.provide(kvLayer),
+      Effect.provide(FetchHttpClient.layer),
+      Scope.extend(scope),
+    ),
+  )
+  // the published client retries a refused upgrade forever and never fails the request (PROTOCOL 9.1),
+  // so every operation gets a deadline that turns a hang into a readable failure
+  const deadline = (eff) =>
+    eff.pipe(
+      Effect.timeoutFail({
+        duration: timeoutMs,
+        onTimeout: () => new Error(`published client: no answer within ${timeoutMs} ms (storeId ${storeId})`),
+      }),
+    )
+  const run = (eff) => Effect.runPromise(deadline(eff).pipe(Scope.extend(scope)))
+  const runExit = (eff) => Effect.runPromiseExit(deadline(eff).pipe(Scope.extend(scope)))
+  const cursorOf = (seq) =>
+    seq === undefined || seq === null ? Option.none() : Option.some({ eventSequenceNumber: seq, metadata: Option.none() })
+  let closed = false
+  return {
+    backend,
+    run,
+    runExit,
+    /** Current value of the client's isConnected SubscriptionRef. */
+    isConnected: () => Effect.runPromise(backend.isConnected.get),
+    /** backendId the client has stored (undefined if none). */
+    storedBackendId: () =>
+      Effect.runPromise(kvStore.get('backendId')).then((o) => (Option.isSome(o) ? o.value : undefined)),
+    /** Non-live pull from `cursor` (a seqNum, or undefined for None): all PullResItems. */
+    collectPull: (cursor) =>
+      run(Stream.runCollect(backend.pull(cursorOf(cursor), { live: false })).pipe(Effect.map(Chunk.toArray))),
+    collectPullExit: (cursor) =>
+      runExit(Stream.runCollect(backend.pull(cursorOf(cursor), { live: false })).pipe(Effect.map(Chunk.toArray))),
+    /**
+     * Starts a live pull; every PullResItem goes into `items`. `stop()` interrupts it.
+     * `waitForEvents(n)` resolves with the first n events received (rejects on timeout).
+     */
+    livePull: (cursor) => {
+      const items = []
+      const waiters = new Set()
+      const fiber = Effect.runFork(
+        Stream.runForEach(backend.pull(cursorOf(cursor), { live: true }), (item) =>
+          Effect.sync(() => {
+            items.push(item)
+            for (const w of [...waiters]) w()
+          }),
+        ).pipe(Scope.extend(scope)),
+      )
+      const events = () => items.flatMap((i) => i.batch)
+      return {
+        items,
+        fiber,
+        events,
+        waitForEvents: (n, timeoutMs = 10_000) =>
+          new Promise((resolve, reject) => {
+            const check = () => {
+              if (events().length >= n) {
+                waiters.delete(check)
+                clearTimeout(timer)
+                resolve(events().slice(0, n))
+              }
+            }
+            const timer = setTimeout(() => {
+              waiters.delete(check)
+              reject(new Error(`live pull: expected ${n} events within ${timeoutMs} ms, got ${events().length}`))
+            }, timeoutMs)
+            waiters.add(check)
+            check()
+          }),
+        stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined),
+      }
+    },
+    push: (batch) => run(backend.push(batch)),
+    pushExit: (batch) => runExit(backend.push(batch)),
+    close: async () => {
+      if (closed) return
+      closed = true
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    },
+  }
+}
+
+/** Waits until the client's isConnected is true (the client pings right after construction). */
+export const waitConnected = async (client, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await client.isConnected())) {
+    if (Date.now() > deadline) throw new Error(`client not connected after ${timeoutMs} ms`)
+    await sleep(50)
+  }
+}
+
+/** The failure (typed error) of an Exit, or undefined. */
+export const failureOf = (exit) => {
+  if (!Exit.isFailure(exit)) return undefined
+  const f = exit.cause
+  const failures = [...(function* walk(c) {
+    if (!c) return
+    if (c._tag === 'Fail') yield c.error
+    if (c.left) yield* walk(c.left)
+    if (c.right) yield* walk(c.right)
+  })(f)]
+  return failures[0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw WebSocket driver
+// ---------------------------------------------------------------------------------------------
+
+/** `?storeId=…&payload=…&transport=ws` encoded like the published client (payload double-encoded). */
+export const syncQuery = ({ storeId, payload, transport = 'ws' }) => {
+  const p = new URLSearchParams()
+  p.set('storeId', storeId)
+  if (payload !== undefined) p.set('payload', encodeURIComponent(JSON.stringify(payload)))
+  p.set('transport', transport)
+  return p.toString()
+}
+
+/**
+ * Opens a raw WebSocket to the server. Every received text frame is kept in `messages`
+ * ({text, json}); `next(pred)` waits for the first not-yet-consumed message matching pred.
+ */
+export const rawConnect = (server, { storeId, payload, headers } = {}) =>
+  new Promise((resolve, reject) => {
+    const ws = new WsWebSocket(`${server.wsUrl}/?${syncQuery({ storeId, payload })}`, { headers })
+    const messages = []
+    const waiters = new Set()
+    let closeInfo
+    ws.on('message', (data, isBinary) => {
+      const text = data.toString('utf8')
+      let json
+      try {
+        json = JSON.parse(text)
+      } catch {}
+      messages.push({ text, json, isBinary })
+      for (const w of [...waiters]) w()
+    })
+    ws.on('close', (code, reason) => {
+      closeInfo = { code, reason: reason.toString() }
+      for (const w of [...waiters]) w()
+    })
+    ws.on('unexpected-response', (_req, res) => {
+      const bufs = []
+      res.on('data', (d) => bufs.push(d))
+      res.on('end', () =>
+        reject(Object.assign(new Error(`upgrade rejected: ${res.statusCode}`), { status: res.statusCode, body: Buffer.concat(bufs).toString() })),
+      )
+    })
+    ws.once('error', reject)
+    ws.once('open', () => {
+      ws.off('error', reject)
+      ws.on('error', () => {})
+      let cursor = 0 // messages before this index were consumed by next()
+      const conn = {
+        ws,
+        messages,
+        get closeInfo() {
+          return closeInfo
+        },
+        sendRaw: (text) => ws.send(text),
+        send: (obj) => ws.send(JSON.stringify(obj)),
+        /** Waits for a message (json, or text if not JSON) matching pred among all received ones. */
+        waitFor: (pred, timeoutMs = 10_000, what = 'message') =>
+          new Promise((res, rej) => {
+            const check = () => {
+              const hit = messages.find((m) => pred(m.json ?? m.text, m))
+              if (hit) {
+                waiters.delete(check)
+                clearTimeout(timer)
+                res(hit.json ?? hit.text)
+              } else if (closeInfo) {
+                waiters.delete(check)
+                clearTimeout(timer)
+                rej(new Error(`socket closed (${closeInfo.code}) while waiting for ${what}`))
+              }
+            }
+            const timer = setTimeout(() => {
+              waiters.delete(check)
+              rej(new Error(`timeout after ${timeoutMs} ms waiting for ${what}; received: ${messages.map((m) => m.text.slice(0, 300)).join('\n')}`))
+            }, timeoutMs)
+            waiters.add(check)
+            check()
+          }),
+        /** Next message after the last one returned by next() that matches pred. */
+        next: (pred = () => true, timeoutMs = 10_000, what = 'message') =>
+          new Promise((res, rej) => {
+            const check = () => {
+              for (let i = cursor; i < messages.length; i++) {
+                const m = messages[i]
+                if (pred(m.json ?? m.text, m)) {
+                  cursor = i + 1
+                  waiters.delete(check)
+                  clearTimeout(timer)
+                  return res(m.json ?? m.text)
+                }
+              }
+              if (closeInfo) {
+                waiters.delete(check)
+                clearTimeout(timer)
+                rej(new Error(`socket closed (${closeInfo.code}) while waiting for ${what}`))
+              }
+            }
+            const timer = setTimeout(() => {
+              waiters.delete(check)
+              rej(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`))
+            }, timeoutMs)
+            waiters.add(check)
+            check()
+          }),
+        close: () =>
+          new Promise((r) => {
+            if (ws.readyState === WsWebSocket.CLOSED) return r()
+            // the reference never answers a close frame (PROTOCOL 3.7): don't wait for the echo long
+            const t = setTimeout(() => {
+              ws.terminate()
+              r()
+            }, 250)
+            ws.once('close', () => {
+              clearTimeout(t)
+              r()
+            })
+            ws.close(1000, 'done')
+          }),
+      }
+      resolve(conn)
+    })
+  })
+
+let rawId = 1000
+/** A fresh request id string ("1000", "1001", …) for raw requests. */
+export const nextId = () => String(rawId++)
+
+export const pullRequest = ({ id = nextId(), storeId, cursor, backendId, live = false }) => ({
+  _tag: 'Request',
+  id,
+  tag: 'SyncWsRpc.Pull',
+  payload: {
+    storeId,
+    live,
+    cursor: cursor === undefined ? { _tag: 'None' } : { _tag: 'Some', value: { backendId, eventSequenceNumber: cursor } },
+  },
+  headers: [],
+})
+
+export const pushRequest = ({ id = nextId(), storeId, batch, backendId }) => ({
+  _tag: 'Request',
+  id,
+  tag: 'SyncWsRpc.Push',
+  payload: { storeId, batch, backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId } },
+  headers: [],
+})
+
+/**
+ * Raw non-live pull: sends the request, acks each Chunk, returns {responses, exit, frames}.
+ * `responses` are the PullResponses (Chunk values) in order; `frames` the raw Chunk texts.
+ */
+export const rawCollectPull = async (conn, { storeId, cursor, backendId, timeoutMs = 20_000 }) => {
+  const id = nextId()
+  conn.send(pullRequest({ id, storeId, cursor, backendId }))
+  const responses = []
+  const frames = []
+  while (true) {
+    const msg = await conn.next(
+      (m, raw) => typeof m === 'object' && m !== null && m.requestId === id && (m._tag === 'Chunk' || m._tag === 'Exit') && (frames.push(raw.text), true),
+      timeoutMs,
+      `Chunk/Exit of pull ${id}`,
+    )
+    if (msg._tag === 'Exit') {
+      frames.pop()
+      return { responses, exit: msg.exit, frames }
+    }
+    responses.push(...msg.values)
+    conn.send({ _tag: 'Ack', requestId: id })
+  }
+}
+
+/** Raw push: sends the request and returns its Exit. */
+export const rawPush = async (conn, { storeId, batch, backendId, timeoutMs = 20_000 }) => {
+  const id = nextId()
+  conn.send(pushRequest({ id, storeId, batch, backendId }))
+  const msg = await conn.waitFor((m) => m?._tag === 'Exit' && m.requestId === id, timeoutMs, `Exit of push ${id}`)
+  return msg.exit
+}
+
+/** The `error` of an encoded Exit with a Fail cause (searching Sequential/Parallel), or undefined. */
+export const encodedFailure = (exit) => {
+  const walk = (c) => {
+    if (!c || typeof c !== 'object') return undefined
+    if (c._tag === 'Fail') return c.error
+    return walk(c.left) ?? walk(c.right)
+  }
+  return exit?._tag === 'Failure' ? walk(exit.cause) : undefined
+}
+
+/** Flattens PullResponses (raw or client items) into the list of events. */
+export const eventsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))
