@@ -3,7 +3,7 @@
 // published client (makeWsSync) or with raw WebSocket frames.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -156,6 +156,21 @@ export const DEFAULT_VARS = {
 }
 
 /**
+ * A private copy of build/ plus a wrangler.toml for it without the [build] section: wrangler dev
+ * watches src/ and its entry module and reloads (dropping every socket) when they change, so a
+ * server under test must not see a rebuild that happens while it runs.
+ */
+const snapshotOurBuild = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-ours-build-'))
+  cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
+  let toml = readFileSync(path.join(REPO, 'wrangler.toml'), 'utf8')
+  toml = toml.replace(/^\[build\][^[]*/m, '').replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}`)
+  const config = path.join(dir, 'wrangler.toml')
+  writeFileSync(config, toml)
+  return config
+}
+
+/**
  * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
  *
  * @param {object} o
@@ -177,7 +192,7 @@ export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } =
   const ownDir = persistTo === undefined
   persistTo ??= mkdtempSync(path.join(os.tmpdir(), `e2e-${kind}-state-`))
   const logFile = path.join(os.tmpdir(), `e2e-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? path.join(REPO, 'wrangler.toml') : path.join(REF_DIR, 'wrangler.toml')
+  const config = kind === 'ours' ? snapshotOurBuild() : path.join(REF_DIR, 'wrangler.toml')
   const args = [
     path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
@@ -229,6 +244,7 @@ export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } =
       }
       if (groupAlive(child.pid)) throw new Error(`server process group ${child.pid} did not stop`)
       if (ownDir) rmSync(persistTo, { recursive: true, force: true })
+      if (kind === 'ours') rmSync(path.dirname(config), { recursive: true, force: true })
       if (!process.env.E2E_KEEP_LOGS) rmSync(logFile, { force: true })
     },
   }
