@@ -30,6 +30,22 @@ pub struct AuthConfig {
     pub require_exp: bool,
 }
 
+/// `JWT_LEEWAY_SECONDS`, on its own: the Durable Object needs only this to re-check expiry.
+pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(0),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=86_400).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "JWT_LEEWAY_SECONDS must be a number of seconds between 0 and 86400, got {v:?}"
+                )
+            }),
+    }
+}
+
 impl AuthConfig {
     /// Never fails: an unusable setting becomes a `Misconfigured` answer at request time.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AuthConfig {
@@ -39,13 +55,10 @@ impl AuthConfig {
                 .filter(|v| !v.is_empty())
         };
         let mut problems = Vec::new();
-        let leeway_seconds = match get("JWT_LEEWAY_SECONDS") {
-            None => 0,
-            Some(v) => v.parse::<i64>().ok().filter(|n| (0..=86_400).contains(n)).unwrap_or_else(|| {
-                problems.push(format!("JWT_LEEWAY_SECONDS must be a number of seconds between 0 and 86400, got {v:?}"));
-                0
-            }),
-        };
+        let leeway_seconds = parse_leeway(get("JWT_LEEWAY_SECONDS")).unwrap_or_else(|e| {
+            problems.push(e);
+            0
+        });
         let require_exp = match get("JWT_REQUIRE_EXP").as_deref() {
             None | Some("true") => true,
             Some("false") => false,

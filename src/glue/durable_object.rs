@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use worker::*;
 
-use crate::auth::{AuthConfig, Grant, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
+use crate::auth::{parse_leeway, Grant, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
+use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::protocol::rpc::{self, RequestId, PING_FRAME, PONG_FRAME};
 use crate::sync::service::{Connection, Output, Store, Transport};
@@ -91,9 +92,15 @@ fn json_response(status: u16, body: &str) -> Result<Response> {
 #[durable_object]
 pub struct SyncBackendDO {
     state: State,
-    env: Env,
+    /// Read once per instance: vars and secrets only change with a redeploy, which restarts it.
+    config: std::result::Result<Config, String>,
+    /// `JWT_LEEWAY_SECONDS`, for re-checking token expiry on open sockets.
+    leeway: i64,
     /// Loaded on the first message after construction (and so again after every eviction).
     store: RefCell<Option<Store<SqlEventLog>>>,
+    /// The live pulls of every socket, so a broadcast does not re-read every attachment.
+    /// `None` until first needed after construction, and whenever a socket's live pulls change.
+    subscribers: RefCell<Option<Vec<(WebSocket, Vec<RequestId>)>>>,
 }
 
 impl SyncBackendDO {
@@ -105,14 +112,14 @@ impl SyncBackendDO {
     ) -> std::result::Result<R, String> {
         let mut slot = self.store.borrow_mut();
         if slot.is_none() {
-            let config = env::config(&self.env).map_err(|e| e.0)?;
+            let config = self.config.as_ref().map_err(Clone::clone)?;
             let (log, head, backend_id) =
                 SqlEventLog::open(self.state.storage(), store_id).map_err(|e| e.0)?;
             *slot = Some(Store {
                 log,
                 head,
                 backend_id,
-                limits: config.limits,
+                limits: config.limits.clone(),
             });
         }
         match slot.as_mut() {
@@ -123,19 +130,30 @@ impl SyncBackendDO {
 
     /// Sends one `PullResponse` to every live pull of every socket of this store.
     fn broadcast(&self, pull_response: &str) {
-        for ws in self.state.get_websockets() {
-            let Some(attachment) = read_attachment(&ws) else {
-                continue;
-            };
-            for id in attachment.connection().live_pulls {
+        let mut cache = self.subscribers.borrow_mut();
+        let subscribers = cache.get_or_insert_with(|| {
+            self.state
+                .get_websockets()
+                .into_iter()
+                .filter_map(|ws| {
+                    let live = read_attachment(&ws)?.connection().live_pulls;
+                    (!live.is_empty()).then_some((ws, live))
+                })
+                .collect()
+        });
+        for (ws, ids) in subscribers.iter() {
+            for id in ids {
                 // A socket that is closing fails to send; the others must still get the data.
-                let _ = ws.send_with_str(rpc::chunk_frame(&id, pull_response));
+                let _ = ws.send_with_str(rpc::chunk_frame(id, pull_response));
             }
         }
     }
 
-    fn leeway(&self) -> i64 {
-        AuthConfig::from_lookup(|name| env::lookup(&self.env, name)).leeway_seconds
+    fn max_message_bytes(&self) -> usize {
+        self.config
+            .as_ref()
+            .map(|c| c.max_message_bytes)
+            .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES)
     }
 
     /// Closes the socket if its token has run out; `true` if it did.
@@ -149,7 +167,7 @@ impl SyncBackendDO {
 
     /// Makes sure an alarm fires when the earliest token of the open sockets expires.
     async fn schedule_expiry_alarm(&self) -> Result<()> {
-        let leeway = self.leeway();
+        let leeway = self.leeway;
         let next = self
             .state
             .get_websockets()
@@ -202,9 +220,7 @@ impl SyncBackendDO {
     }
 
     async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
-        let max_bytes = env::config(&self.env)
-            .map(|c| c.max_message_bytes)
-            .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES);
+        let max_bytes = self.max_message_bytes();
         let bytes = req.bytes().await.unwrap_or_default();
         if bytes.len() > max_bytes {
             return json_response(
@@ -256,10 +272,14 @@ impl SyncBackendDO {
 impl DurableObject for SyncBackendDO {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
+        let config = env::config(&env).map_err(|e| e.0);
+        let leeway = parse_leeway(env::lookup(&env, "JWT_LEEWAY_SECONDS")).unwrap_or(0);
         SyncBackendDO {
             state,
-            env,
+            config,
+            leeway,
             store: RefCell::new(None),
+            subscribers: RefCell::new(None),
         }
     }
 
@@ -301,9 +321,7 @@ impl DurableObject for SyncBackendDO {
                 }
             },
         };
-        let max_bytes = env::config(&self.env)
-            .map(|c| c.max_message_bytes)
-            .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES);
+        let max_bytes = self.max_message_bytes();
         if text.len() > max_bytes {
             let _ = ws.send_with_str(rpc::defect_frame(&format!(
                 "Message is {} bytes; the limit is {max_bytes} bytes",
@@ -317,7 +335,7 @@ impl DurableObject for SyncBackendDO {
             return Ok(());
         };
         // The original checks the token only at connect; we stop a socket whose token ran out.
-        if self.close_if_expired(&ws, &attachment, self.leeway()) {
+        if self.close_if_expired(&ws, &attachment, self.leeway) {
             return Ok(());
         }
         let mut conn = attachment.connection();
@@ -336,6 +354,7 @@ impl DurableObject for SyncBackendDO {
             Ok(true) => {
                 attachment.set_connection(&conn);
                 write_attachment(&ws, &attachment)?;
+                self.subscribers.replace(None);
             }
             Ok(false) => {}
             Err(e) => {
@@ -354,6 +373,7 @@ impl DurableObject for SyncBackendDO {
         _was_clean: bool,
     ) -> Result<()> {
         // Complete the closing handshake; the socket's live pulls die with its attachment.
+        self.subscribers.replace(None);
         let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
             code as u16
         } else {
@@ -364,7 +384,7 @@ impl DurableObject for SyncBackendDO {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let leeway = self.leeway();
+        let leeway = self.leeway;
         for ws in self.state.get_websockets() {
             if let Some(attachment) = read_attachment(&ws) {
                 self.close_if_expired(&ws, &attachment, leeway);
