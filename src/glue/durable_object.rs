@@ -89,6 +89,9 @@ fn json_response(status: u16, body: &str) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// Each socket with live pulls, and their request ids.
+type Subscribers = Vec<(WebSocket, Vec<RequestId>)>;
+
 #[durable_object]
 pub struct SyncBackendDO {
     state: State,
@@ -100,7 +103,7 @@ pub struct SyncBackendDO {
     store: RefCell<Option<Store<SqlEventLog>>>,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
     /// `None` until first needed after construction, and whenever a socket's live pulls change.
-    subscribers: RefCell<Option<Vec<(WebSocket, Vec<RequestId>)>>>,
+    subscribers: RefCell<Option<Subscribers>>,
 }
 
 impl SyncBackendDO {
