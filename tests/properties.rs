@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use livestore_sync_rs::sync::service::{Connection, Store};
+use std::collections::BTreeMap;
+
+use livestore_sync_rs::sync::service::{Connection, Output, Store, Transport};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -121,18 +123,53 @@ proptest! {
         assert_chain(&s);
     }
 
-    /// Random interleavings of pushes (right or wrong parents, random lengths), pulls and
-    /// interrupts on a few connections: the log is always a chain, every acknowledged event is
-    /// stored exactly once, and a live pull has seen exactly the events after its cursor.
+    /// Random interleavings of pushes (right or wrong parents, random lengths), live pulls,
+    /// Acks and interrupts on a few connections, with responses of 2 events so that history is
+    /// paced by the Ack window: the log is always a chain, every acknowledged event is stored
+    /// exactly once, and every live pull sees exactly the events after its cursor, in order.
     #[test]
     fn random_sessions_keep_every_acknowledged_event(
-        ops in prop::collection::vec((0u8..4, 0usize..3, -3i64..3, 1usize..5), 1..40),
+        ops in prop::collection::vec((0u8..6, 0usize..3, -3i64..3, 1usize..8), 1..60),
     ) {
         let mut s = store();
+        s.limits.max_events_per_response = 2;
         let mut conns = [Connection::default(), Connection::default(), Connection::default()];
-        // For each live pull: (connection, id, events seen)
-        let mut live: Vec<(usize, String, Vec<i64>)> = Vec::new();
+        // Events seen per (connection, pull id), from history chunks and broadcasts.
+        let mut seen: BTreeMap<(usize, String), Vec<i64>> = BTreeMap::new();
         let mut acked = Vec::new();
+        let ids = |v: &Value| -> Vec<i64> {
+            v["batch"].as_array().unwrap().iter()
+                .map(|i| i["eventEncoded"]["seqNum"].as_i64().unwrap()).collect()
+        };
+        let mut step = |s: &mut Store<MemLog>, conns: &mut [Connection; 3], c: usize, frame: &str,
+                        seen: &mut BTreeMap<(usize, String), Vec<i64>>| -> Vec<Value> {
+            let mut replies = Vec::new();
+            let mut outputs = Vec::new();
+            s.handle_message(Transport::WebSocket, &mut conns[c], frame, &|| NOW.to_owned(),
+                &mut |o| outputs.push(o));
+            for o in outputs {
+                match o {
+                    Output::Broadcast(b) => {
+                        let v: Value = serde_json::from_str(&b).unwrap();
+                        for (k, conn) in conns.iter().enumerate() {
+                            for id in &conn.live_pulls {
+                                let id: String = serde_json::from_str(id.as_json()).unwrap();
+                                seen.entry((k, id)).or_default().extend(ids(&v));
+                            }
+                        }
+                    }
+                    Output::Reply(r) => {
+                        let v: Value = serde_json::from_str(&r).unwrap();
+                        if v["_tag"] == "Chunk" {
+                            let id = v["requestId"].as_str().unwrap().to_owned();
+                            seen.entry((c, id)).or_default().extend(ids(&v["values"][0]));
+                        }
+                        replies.push(v);
+                    }
+                }
+            }
+            replies
+        };
         for (i, (op, c, offset, len)) in ops.into_iter().enumerate() {
             let id = format!("{i}");
             match op {
@@ -140,51 +177,48 @@ proptest! {
                     let head = s.head;
                     let parent = (head + offset).max(0);
                     let events: Vec<Value> = (parent + 1..=parent + len as i64).map(event).collect();
-                    let mut outputs = Vec::new();
-                    s.handle_message(livestore_sync_rs::sync::service::Transport::WebSocket,
-                        &mut conns[c], &push_frame(&id, &events, None), &|| NOW.to_owned(),
-                        &mut |o| outputs.push(o));
-                    let mut ok = false;
-                    for o in outputs {
-                        match o {
-                            livestore_sync_rs::sync::service::Output::Broadcast(b) => {
-                                let v: Value = serde_json::from_str(&b).unwrap();
-                                for (_, _, seen) in live.iter_mut() {
-                                    for item in v["batch"].as_array().unwrap() {
-                                        seen.push(item["eventEncoded"]["seqNum"].as_i64().unwrap());
-                                    }
-                                }
-                            }
-                            livestore_sync_rs::sync::service::Output::Reply(r) => {
-                                let v: Value = serde_json::from_str(&r).unwrap();
-                                ok = v["exit"]["_tag"] == "Success";
-                            }
-                        }
-                    }
+                    let replies = step(&mut s, &mut conns, c, &push_frame(&id, &events, None), &mut seen);
+                    let ok = replies.iter().any(|v| v["exit"]["_tag"] == "Success");
                     prop_assert_eq!(ok, parent == head, "push with parent {} at head {}", parent, head);
                     if ok { acked.extend(parent + 1..=parent + len as i64); }
                 }
                 2 => {
-                    let o = ws(&mut s, &mut conns[c], &pull_frame(&id, None, true));
-                    let seen = o.replies.iter()
-                        .flat_map(|r| r["values"][0]["batch"].as_array().cloned().unwrap_or_default())
-                        .map(|item| item["eventEncoded"]["seqNum"].as_i64().unwrap())
-                        .collect();
-                    live.push((c, id, seen));
+                    step(&mut s, &mut conns, c, &pull_frame(&id, None, true), &mut seen);
+                }
+                3 | 4 => {
+                    // Ack one chunk of some pending pull of this connection.
+                    if let Some(p) = conns[c].pending_pulls.first() {
+                        let frame = format!(r#"{{"_tag":"Ack","requestId":{}}}"#, p.id.as_json());
+                        step(&mut s, &mut conns, c, &frame, &mut seen);
+                    }
                 }
                 _ => {
-                    if let Some(pos) = live.iter().position(|(lc, _, _)| *lc == c) {
-                        let (_, lid, _) = live.remove(pos);
-                        let o = ws(&mut s, &mut conns[c], &format!(r#"{{"_tag":"Interrupt","requestId":"{lid}"}}"#));
-                        prop_assert_eq!(o.replies.len(), 1);
+                    let target = conns[c].live_pulls.first().or(conns[c].pending_pulls.first().map(|p| &p.id)).cloned();
+                    if let Some(lid) = target {
+                        let frame = format!(r#"{{"_tag":"Interrupt","requestId":{}}}"#, lid.as_json());
+                        let replies = step(&mut s, &mut conns, c, &frame, &mut seen);
+                        prop_assert_eq!(replies.len(), 1);
+                        let key: String = serde_json::from_str(lid.as_json()).unwrap();
+                        seen.remove(&(c, key));
                     }
                 }
             }
             assert_chain(&s);
         }
+        // Drain: acknowledge until every pull has finished its history.
+        for c in 0..3 {
+            while let Some(p) = conns[c].pending_pulls.first() {
+                let frame = format!(r#"{{"_tag":"Ack","requestId":{}}}"#, p.id.as_json());
+                step(&mut s, &mut conns, c, &frame, &mut seen);
+            }
+        }
         prop_assert_eq!(acked, (1..=s.head).collect::<Vec<_>>());
-        for (_, _, seen) in live {
-            prop_assert_eq!(seen, (1..=s.head).collect::<Vec<_>>(), "live pull saw each event once, in order");
+        for (c, conn) in conns.iter().enumerate() {
+            for id in &conn.live_pulls {
+                let key: String = serde_json::from_str(id.as_json()).unwrap();
+                prop_assert_eq!(seen.get(&(c, key)).cloned().unwrap_or_default(),
+                    (1..=s.head).collect::<Vec<_>>(), "live pull saw each event once, in order");
+            }
         }
     }
 }

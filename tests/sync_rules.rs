@@ -6,21 +6,36 @@ use common::*;
 use livestore_sync_rs::sync::service::{Connection, Transport};
 use serde_json::{json, Value};
 
+/// A non-live pull, acknowledging every chunk as the client does, until its Exit.
 fn pull_all(
     store: &mut livestore_sync_rs::sync::service::Store<MemLog>,
     cursor: Option<i64>,
 ) -> Vec<Value> {
-    let o = ws(
-        store,
-        &mut Connection::default(),
-        &pull_frame("9", cursor, false),
-    );
-    let (chunks, exit) = o.replies.split_at(o.replies.len() - 1);
-    assert_eq!(
-        exit[0],
-        json!({"_tag":"Exit","requestId":"9","exit":{"_tag":"Success"}})
-    );
-    chunks.iter().map(|c| c["values"][0].clone()).collect()
+    let mut conn = Connection::default();
+    let mut replies = ws(store, &mut conn, &pull_frame("9", cursor, false)).replies;
+    let mut responses = Vec::new();
+    let mut acks_owed = 0;
+    loop {
+        for r in replies.drain(..) {
+            if r["_tag"] == "Exit" {
+                assert_eq!(
+                    r,
+                    json!({"_tag":"Exit","requestId":"9","exit":{"_tag":"Success"}})
+                );
+                assert!(conn.pending_pulls.is_empty());
+                return responses;
+            }
+            assert_eq!(r["_tag"], "Chunk");
+            responses.push(r["values"][0].clone());
+            acks_owed += 1;
+        }
+        assert!(
+            acks_owed > 0,
+            "the pull stalled without unacknowledged chunks"
+        );
+        acks_owed -= 1;
+        replies = ws(store, &mut conn, r#"{"_tag":"Ack","requestId":"9"}"#).replies;
+    }
 }
 
 #[test]
@@ -418,4 +433,74 @@ fn http_rpcs() {
         &pull_frame("3", None, false),
     );
     assert_eq!(o.replies[0]["_tag"], "Defect");
+}
+
+#[test]
+fn history_is_paced_by_acks_within_a_window() {
+    let mut s = store();
+    push_events(&mut s, 1, 2_000); // 20 responses
+    let mut conn = Connection::default();
+    let o = ws(&mut s, &mut conn, &pull_frame("0", None, true));
+    assert_eq!(
+        o.replies.len(),
+        8,
+        "one window of chunks, no more without Acks"
+    );
+    assert_eq!(conn.pending_pulls.len(), 1);
+    // A push while the history is paced is not broadcast to the pending pull...
+    let mut b = Vec::new();
+    s.handle_message(
+        Transport::WebSocket,
+        &mut Connection::default(),
+        &push_frame("p", &[event(2_001)], None),
+        &|| NOW.to_owned(),
+        &mut |o| b.push(o),
+    );
+    assert!(conn.live_pulls.is_empty());
+    // ...each Ack releases one more chunk; the last history chunk is followed by the catch-up of
+    // event 2001 and the registration for broadcasts: every event exactly once, in order.
+    let mut seen: Vec<i64> = o
+        .replies
+        .iter()
+        .flat_map(|r| r["values"][0]["batch"].as_array().unwrap().clone())
+        .map(|i| i["eventEncoded"]["seqNum"].as_i64().unwrap())
+        .collect();
+    for _ in 0..40 {
+        let o = ws(&mut s, &mut conn, r#"{"_tag":"Ack","requestId":"0"}"#);
+        assert!(o.replies.len() <= 2);
+        for r in &o.replies {
+            seen.extend(
+                r["values"][0]["batch"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["eventEncoded"]["seqNum"].as_i64().unwrap()),
+            );
+        }
+    }
+    assert_eq!(seen, (1..=2_001).collect::<Vec<_>>());
+    assert!(conn.pending_pulls.is_empty());
+    assert_eq!(conn.live_pulls.len(), 1);
+    // Interrupting a pending pull works too and stops it.
+    let mut conn = Connection::default();
+    ws(&mut s, &mut conn, &pull_frame("1", None, false));
+    let o = ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"1"}"#);
+    assert_eq!(o.replies[0]["exit"]["cause"]["_tag"], "Interrupt");
+    assert!(conn.pending_pulls.is_empty());
+    assert!(ws(&mut s, &mut conn, r#"{"_tag":"Ack","requestId":"1"}"#)
+        .replies
+        .is_empty());
+}
+
+#[test]
+fn http_pulls_send_everything_at_once() {
+    let mut s = store();
+    push_events(&mut s, 1, 1_800);
+    let pull = r#"{"_tag":"Request","id":"2","tag":"SyncHttpRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}},"headers":[]}"#;
+    let o = send(&mut s, Transport::Http, &mut Connection::default(), pull);
+    assert_eq!(o.replies.len(), 19);
+    assert_eq!(
+        o.replies[17]["values"][0]["pageInfo"],
+        json!({"_tag":"NoMore"})
+    );
 }

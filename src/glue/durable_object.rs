@@ -16,17 +16,17 @@ use super::env;
 use super::sql_log::SqlEventLog;
 
 /// Per-socket state kept in the socket's attachment, so it survives eviction (local workerd
-/// evicts an idle object after ~10 s while its sockets stay open). Same field names as the
-/// reference's attachment (PROTOCOL.md §7.9); only live pulls are listed.
+/// evicts an idle object after ~10 s while its sockets stay open). Field names follow the
+/// reference's attachment (PROTOCOL.md §7.9).
 #[derive(Debug, Serialize, Deserialize)]
 struct Attachment {
     #[serde(rename = "storeId")]
     store_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payload: Option<serde_json::Value>,
-    /// Request ids (JSON strings or numbers, as the client sent them) of the live pulls.
-    #[serde(rename = "pullRequestIds", default)]
-    pull_request_ids: Vec<serde_json::Value>,
+    /// Live pulls and pulls still sending history.
+    #[serde(flatten)]
+    connection: Connection,
     /// When the token this socket was opened with expires (Unix seconds): checked on every
     /// message, and an alarm closes the socket on time even when it is idle.
     #[serde(
@@ -38,28 +38,10 @@ struct Attachment {
 }
 
 impl Attachment {
-    fn connection(&self) -> Connection {
-        Connection {
-            live_pulls: self
-                .pull_request_ids
-                .iter()
-                .filter_map(|v| RequestId::from_json_text(&v.to_string()))
-                .collect(),
-        }
-    }
-
     fn grant(&self) -> Grant {
         Grant {
             expires_at: self.auth_expires,
         }
-    }
-
-    fn set_connection(&mut self, conn: &Connection) {
-        self.pull_request_ids = conn
-            .live_pulls
-            .iter()
-            .filter_map(|id| serde_json::from_str(id.as_json()).ok())
-            .collect();
     }
 }
 
@@ -139,7 +121,7 @@ impl SyncBackendDO {
                 .get_websockets()
                 .into_iter()
                 .filter_map(|ws| {
-                    let live = read_attachment(&ws)?.connection().live_pulls;
+                    let live = read_attachment(&ws)?.connection.live_pulls;
                     (!live.is_empty()).then_some((ws, live))
                 })
                 .collect()
@@ -208,7 +190,7 @@ impl SyncBackendDO {
             &Attachment {
                 store_id,
                 payload,
-                pull_request_ids: Vec::new(),
+                connection: Connection::default(),
                 auth_expires,
             },
         )?;
@@ -341,7 +323,8 @@ impl DurableObject for SyncBackendDO {
         if self.close_if_expired(&ws, &attachment, self.leeway) {
             return Ok(());
         }
-        let mut conn = attachment.connection();
+        let mut conn = std::mem::take(&mut attachment.connection);
+        let live_before = conn.live_pulls.clone();
         let outcome =
             self.with_store(&attachment.store_id.clone(), |store| {
                 store.handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
@@ -355,9 +338,11 @@ impl DurableObject for SyncBackendDO {
             });
         match outcome {
             Ok(true) => {
-                attachment.set_connection(&conn);
+                if conn.live_pulls != live_before {
+                    self.subscribers.replace(None);
+                }
+                attachment.connection = conn;
                 write_attachment(&ws, &attachment)?;
-                self.subscribers.replace(None);
             }
             Ok(false) => {}
             Err(e) => {

@@ -120,8 +120,11 @@ impl SqlEventLog {
 }
 
 impl EventLog for SqlEventLog {
-    fn count_after(&self, after: i64) -> Result<u64, StorageError> {
-        let rows = self.rows(&schema::count_after(&self.table), vec![after.into()])?;
+    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
+        let rows = self.rows(
+            &schema::count_between(&self.table),
+            vec![after.into(), until.into()],
+        )?;
         let n = rows
             .first()
             .and_then(|r| r.first())
@@ -130,10 +133,15 @@ impl EventLog for SqlEventLog {
         Ok(n.max(0) as u64)
     }
 
-    fn read_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>, StorageError> {
+    fn read_between(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
         let rows = self.rows(
-            &schema::select_after(&self.table),
-            vec![after.into(), (limit as i64).into()],
+            &schema::select_between(&self.table),
+            vec![after.into(), until.into(), (limit as i64).into()],
         )?;
         rows.iter()
             .map(|r| {

@@ -39,6 +39,21 @@ impl RequestId {
     }
 }
 
+/// Stored as the id's JSON value (a string or a number) in socket attachments.
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = RawValue::from_string(self.0.clone()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RequestId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        RequestId::from_raw(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A `Request` frame: one RPC call.
 #[derive(Debug)]
 pub struct RpcRequest<'a> {

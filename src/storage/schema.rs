@@ -44,13 +44,15 @@ pub fn select_max_seq_num(table: &str) -> String {
     format!(r#"SELECT MAX("seqNum") FROM "{table}""#)
 }
 
-pub fn count_after(table: &str) -> String {
-    format!(r#"SELECT COUNT(*) FROM "{table}" WHERE "seqNum" > ?"#)
+/// Bindings: after, until.
+pub fn count_between(table: &str) -> String {
+    format!(r#"SELECT COUNT(*) FROM "{table}" WHERE "seqNum" > ? AND "seqNum" <= ?"#)
 }
 
-pub fn select_after(table: &str) -> String {
+/// Bindings: after, until, limit.
+pub fn select_between(table: &str) -> String {
     format!(
-        r#"SELECT "seqNum", "parentSeqNum", "name", "args", "createdAt", "clientId", "sessionId" FROM "{table}" WHERE "seqNum" > ? ORDER BY "seqNum" ASC LIMIT ?"#
+        r#"SELECT "seqNum", "parentSeqNum", "name", "args", "createdAt", "clientId", "sessionId" FROM "{table}" WHERE "seqNum" > ? AND "seqNum" <= ? ORDER BY "seqNum" ASC LIMIT ?"#
     )
 }
 

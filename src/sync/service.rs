@@ -3,23 +3,33 @@
 //! Both transports call [`Store::handle_message`]; the glue only moves the [`Output`]s onto
 //! sockets or into an HTTP body. Handling is synchronous from decode to last output, so inside
 //! one Durable Object no other message can interleave: pushes are admitted strictly one at a time,
-//! broadcasts leave in log order, and a live pull registers in the same step that reads its
-//! history, so it sees every event exactly once.
+//! broadcasts leave in log order, and a live pull registers for broadcasts in the same step that
+//! sends the last of its history, so it sees every event exactly once.
+//!
+//! History is paced by the client's Acks: at most [`PULL_WINDOW`] chunks of one pull are
+//! unacknowledged at a time (the reference waits for an Ack after *every* chunk), so a pull of a
+//! huge store streams with bounded memory and without an Ack round trip per chunk.
 
 use std::fmt;
 
 use crate::protocol::messages::{
-    decode_payload, Event, EventView, PullRequest, PushRequest, SyncError, HTTP_PONG, PUSH_ACK,
+    decode_payload, encode_pull_response, Event, EventView, PageInfo, PullRequest, PushRequest,
+    SyncError, HTTP_PONG, PUSH_ACK,
 };
 use crate::protocol::rpc::{self, ClientMessage, RequestId, RpcRequest, PONG_FRAME};
 
+use serde::{Deserialize, Serialize};
+
 use super::limits::Limits;
-use super::pull::{Chunker, Paging};
+use super::pull::{fit_response, Chunker};
 use super::push::{admit, Admission};
 
-/// Rows fetched per history query: large enough that a pull costs few queries, small enough that
-/// a pull of a huge store never holds much of it in memory at once.
-pub const HISTORY_PAGE_ROWS: usize = 1_000;
+/// Chunks of one pull that may be in flight without an Ack: enough to keep a long link busy, few
+/// enough that a slow client makes the object hold at most this many responses.
+pub const PULL_WINDOW: u32 = 8;
+
+/// Rows read per query outside paced history (catch-up after a paced live pull).
+const CATCH_UP_PAGE_ROWS: usize = 1_000;
 
 /// A storage failure, reported to the client as `UnknownError` and never half-applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +71,15 @@ impl StoredEvent {
 /// The store's event log, as the service needs it. The Durable Object implements it over its
 /// SQLite tables; tests implement it in memory.
 pub trait EventLog {
-    /// How many events have `seqNum > after`.
-    fn count_after(&self, after: i64) -> Result<u64, StorageError>;
-    /// Up to `limit` events with `seqNum > after`, in ascending order.
-    fn read_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>, StorageError>;
+    /// How many events have `after < seqNum <= until`.
+    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError>;
+    /// Up to `limit` events with `after < seqNum <= until`, in ascending order.
+    fn read_between(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError>;
     /// Appends the batch and records `new_head`, atomically: all of it or none of it.
     fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError>;
 }
@@ -87,10 +102,42 @@ pub enum Output {
 }
 
 /// Per-connection state that must survive hibernation (the glue keeps it in the socket
-/// attachment): the ids of the live pulls running on this socket.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// attachment).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
+    /// Live pulls whose history is complete: they receive every broadcast.
+    #[serde(rename = "pullRequestIds", default)]
     pub live_pulls: Vec<RequestId>,
+    /// Pulls still sending their history, paced by Acks.
+    #[serde(
+        rename = "pendingPulls",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub pending_pulls: Vec<PendingPull>,
+}
+
+impl Connection {
+    fn uses(&self, id: &RequestId) -> bool {
+        self.live_pulls.contains(id) || self.pending_pulls.iter().any(|p| p.id == *id)
+    }
+}
+
+/// A pull whose history is still being sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPull {
+    pub id: RequestId,
+    /// `seqNum` of the last event sent.
+    pub after: i64,
+    /// The head when the pull started: its history ends there.
+    pub until: i64,
+    /// History events not sent yet (for `MoreKnown.remaining`).
+    pub remaining: u64,
+    pub live: bool,
+    /// Responses sent and not yet acknowledged.
+    pub unacked: u32,
+    /// Responses sent so far (an empty history still sends one).
+    pub sent: u64,
 }
 
 /// One store: its log, its head and its backendId.
@@ -123,12 +170,14 @@ impl<L: EventLog> Store<L> {
         };
         match message {
             ClientMessage::Ping => out(Output::Reply(PONG_FRAME.to_owned())),
-            // Chunks are not held back waiting for Acks (the client allows it: §3.5), and Eof
-            // needs no reply (§3.2).
-            ClientMessage::Ack(_) | ClientMessage::Eof => {}
+            // Eof needs no reply (§3.2).
+            ClientMessage::Eof => {}
+            ClientMessage::Ack(id) => return self.acknowledge(conn, &id, out),
             ClientMessage::Interrupt(id) => {
-                if let Some(pos) = conn.live_pulls.iter().position(|x| *x == id) {
-                    conn.live_pulls.remove(pos);
+                let before = conn.live_pulls.len() + conn.pending_pulls.len();
+                conn.live_pulls.retain(|x| *x != id);
+                conn.pending_pulls.retain(|p| p.id != id);
+                if conn.live_pulls.len() + conn.pending_pulls.len() != before {
                     out(Output::Reply(rpc::exit_interrupted(&id)));
                     return true;
                 }
@@ -149,11 +198,11 @@ impl<L: EventLog> Store<L> {
         out: &mut dyn FnMut(Output),
     ) -> bool {
         let id = request.id;
-        if conn.live_pulls.contains(&id) {
+        if conn.uses(&id) {
             out(Output::Reply(rpc::exit_die(
                 &id,
                 &format!(
-                    "Request id {} is already in use by a live pull on this connection",
+                    "Request id {} is already in use by a pull on this connection",
                     id.as_json()
                 ),
             )));
@@ -179,12 +228,13 @@ impl<L: EventLog> Store<L> {
                     // HTTP has no server push: "live" is the client polling (§9.3).
                     (Transport::Http, _) => false,
                 };
-                match self.pull_history(&id, &pull, out) {
-                    Ok(()) if live => {
-                        conn.live_pulls.push(id);
-                        return true;
-                    }
-                    Ok(()) => out(Output::Reply(rpc::exit_stream_done(&id))),
+                let window = match transport {
+                    Transport::WebSocket => PULL_WINDOW,
+                    // An HTTP answer is one body: no Acks, everything at once.
+                    Transport::Http => u32::MAX,
+                };
+                match self.start_pull(conn, id.clone(), &pull, live, window, out) {
+                    Ok(changed) => return changed,
                     Err(e) => out(Output::Reply(rpc::exit_failure(&id, &e.encode()))),
                 }
             }
@@ -211,13 +261,17 @@ impl<L: EventLog> Store<L> {
         false
     }
 
-    /// Streams the history after the cursor as `Chunk`s (§4.7, §7.6).
-    fn pull_history(
+    /// Starts a pull (§4.7, §7.6): checks the cursor, sends the first window of history, and
+    /// either finishes it or leaves it pending on the connection. Returns whether `conn` changed.
+    fn start_pull(
         &self,
-        id: &RequestId,
+        conn: &mut Connection,
+        id: RequestId,
         pull: &PullRequest,
+        live: bool,
+        window: u32,
         out: &mut dyn FnMut(Output),
-    ) -> Result<(), SyncError> {
+    ) -> Result<bool, SyncError> {
         let mut after = 0;
         if let Some(cursor) = &pull.cursor {
             if cursor.backend_id != self.backend_id {
@@ -228,27 +282,131 @@ impl<L: EventLog> Store<L> {
             }
             after = cursor.event_sequence_number;
         }
-        let storage = |e: StorageError| SyncError::unknown("StorageError", e.0);
-        let total = self.log.count_after(after).map_err(storage)?;
-        let mut chunker = Chunker::new(&self.backend_id, &self.limits, Paging::History { total });
-        let mut read = 0u64;
-        while read < total {
+        let until = self.head;
+        let remaining = self.log.count_between(after, until).map_err(storage)?;
+        let mut pull = PendingPull {
+            id,
+            after,
+            until,
+            remaining,
+            live,
+            unacked: 0,
+            sent: 0,
+        };
+        if self.send_history(&mut pull, window, out)? {
+            self.finish_pull(conn, pull, out)?;
+            Ok(live)
+        } else {
+            conn.pending_pulls.push(pull);
+            Ok(true)
+        }
+    }
+
+    /// An Ack frees a slot in its pull's window: send more history, finish it when done.
+    fn acknowledge(
+        &self,
+        conn: &mut Connection,
+        id: &RequestId,
+        out: &mut dyn FnMut(Output),
+    ) -> bool {
+        let Some(pos) = conn.pending_pulls.iter().position(|p| p.id == *id) else {
+            // Acks of live broadcasts and of finished pulls need nothing (§3.5).
+            return false;
+        };
+        let mut pull = conn.pending_pulls.remove(pos);
+        pull.unacked = pull.unacked.saturating_sub(1);
+        let result = match self.send_history(&mut pull, PULL_WINDOW, out) {
+            Ok(true) => {
+                let id = pull.id.clone();
+                self.finish_pull(conn, pull, out).map_err(|e| (id, e))
+            }
+            Ok(false) => {
+                conn.pending_pulls.insert(pos, pull);
+                Ok(())
+            }
+            Err(e) => Err((pull.id, e)),
+        };
+        if let Err((id, e)) = result {
+            out(Output::Reply(rpc::exit_failure(&id, &e.encode())));
+        }
+        true
+    }
+
+    /// Sends history responses while fewer than `window` are unacknowledged. Returns `true` once
+    /// the whole history (at least one response) has been sent.
+    fn send_history(
+        &self,
+        pull: &mut PendingPull,
+        window: u32,
+        out: &mut dyn FnMut(Output),
+    ) -> Result<bool, SyncError> {
+        loop {
+            if pull.remaining == 0 && pull.sent > 0 {
+                return Ok(true);
+            }
+            if pull.unacked >= window {
+                return Ok(false);
+            }
+            let rows = if pull.remaining == 0 {
+                Vec::new()
+            } else {
+                self.log
+                    .read_between(pull.after, pull.until, self.limits.max_events_per_response)
+                    .map_err(storage)?
+            };
+            let items = fit_response(rows.iter().map(|r| r.view().encode_item()), &self.limits);
+            match rows.get(items.len().wrapping_sub(1)) {
+                Some(last) => pull.after = last.seq_num,
+                // The log has fewer events than counted: end here rather than loop.
+                None => pull.remaining = 0,
+            }
+            pull.remaining = pull.remaining.saturating_sub(items.len() as u64);
+            let page_info = if pull.remaining > 0 {
+                PageInfo::MoreKnown {
+                    remaining: pull.remaining,
+                }
+            } else {
+                PageInfo::NoMore
+            };
+            let response = encode_pull_response(&items, page_info, &self.backend_id);
+            out(Output::Reply(rpc::chunk_frame(&pull.id, &response)));
+            pull.unacked += 1;
+            pull.sent += 1;
+        }
+    }
+
+    /// History done: a live pull first gets the events admitted while its history was paced,
+    /// then joins the broadcasts (all in this one step, so nothing falls between); a non-live
+    /// pull ends.
+    fn finish_pull(
+        &self,
+        conn: &mut Connection,
+        pull: PendingPull,
+        out: &mut dyn FnMut(Output),
+    ) -> Result<(), SyncError> {
+        if !pull.live {
+            out(Output::Reply(rpc::exit_stream_done(&pull.id)));
+            return Ok(());
+        }
+        let mut after = pull.until;
+        while after < self.head {
             let rows = self
                 .log
-                .read_after(after, HISTORY_PAGE_ROWS)
+                .read_between(after, self.head, CATCH_UP_PAGE_ROWS)
                 .map_err(storage)?;
             let Some(last) = rows.last() else { break };
             after = last.seq_num;
-            read += rows.len() as u64;
+            let mut chunker = Chunker::new(&self.backend_id, &self.limits);
             for row in &rows {
                 if let Some(response) = chunker.push(row.view().encode_item()) {
-                    out(Output::Reply(rpc::chunk_frame(id, &response)));
+                    out(Output::Reply(rpc::chunk_frame(&pull.id, &response)));
                 }
             }
+            if let Some(response) = chunker.finish() {
+                out(Output::Reply(rpc::chunk_frame(&pull.id, &response)));
+            }
         }
-        if let Some(response) = chunker.finish() {
-            out(Output::Reply(rpc::chunk_frame(id, &response)));
-        }
+        conn.live_pulls.push(pull.id);
         Ok(())
     }
 
@@ -266,9 +424,9 @@ impl<L: EventLog> Store<L> {
         let created_at = now();
         self.log
             .append(&push.batch, &created_at, new_head)
-            .map_err(|e| SyncError::unknown("StorageError", e.0))?;
+            .map_err(storage)?;
         self.head = new_head;
-        let mut chunker = Chunker::new(&self.backend_id, &self.limits, Paging::Live);
+        let mut chunker = Chunker::new(&self.backend_id, &self.limits);
         for event in &push.batch {
             if let Some(response) = chunker.push(EventView::of(event, &created_at).encode_item()) {
                 out(Output::Broadcast(response));
@@ -279,4 +437,8 @@ impl<L: EventLog> Store<L> {
         }
         Ok(())
     }
+}
+
+fn storage(e: StorageError) -> SyncError {
+    SyncError::unknown("StorageError", e.0)
 }

@@ -20,16 +20,27 @@ pub struct MemLog {
 }
 
 impl EventLog for MemLog {
-    fn count_after(&self, after: i64) -> Result<u64, StorageError> {
-        Ok(self.rows.borrow().range(after + 1..).count() as u64)
+    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
+        if after >= until {
+            return Ok(0);
+        }
+        Ok(self.rows.borrow().range(after + 1..=until).count() as u64)
     }
 
-    fn read_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>, StorageError> {
+    fn read_between(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
         self.reads.set(self.reads.get() + 1);
+        if after >= until {
+            return Ok(Vec::new());
+        }
         Ok(self
             .rows
             .borrow()
-            .range(after + 1..)
+            .range(after + 1..=until)
             .take(limit)
             .map(|(_, e)| e.clone())
             .collect())
