@@ -141,7 +141,7 @@ proptest! {
             v["batch"].as_array().unwrap().iter()
                 .map(|i| i["eventEncoded"]["seqNum"].as_i64().unwrap()).collect()
         };
-        let mut step = |s: &mut Store<MemLog>, conns: &mut [Connection; 3], c: usize, frame: &str,
+        let step = |s: &mut Store<MemLog>, conns: &mut [Connection; 3], c: usize, frame: &str,
                         seen: &mut BTreeMap<(usize, String), Vec<i64>>| -> Vec<Value> {
             let mut replies = Vec::new();
             let mut outputs = Vec::new();

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { KeyValueStore, FetchHttpClient } from '@effect/platform'
-import { makeWsSync } from '@livestore/sync-cf/client'
+import { makeHttpSync, makeWsSync } from '@livestore/sync-cf/client'
 import { Chunk, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from 'effect'
 import { WebSocket as WsWebSocket } from 'ws'
 
@@ -273,14 +273,27 @@ export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } =
 }
 
 // ---------------------------------------------------------------------------------------------
-// Published client (makeWsSync) with its own in-memory KeyValueStore
+// Published client (makeWsSync / makeHttpSync) with its own in-memory KeyValueStore
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Instantiates the published WebSocket client. The KeyValueStore is where the client keeps the
- * backendId it learned from the first PullResponse; `kv` pre-seeds it (e.g. a stale backendId).
+ * Instantiates a published client: makeWsSync (`transport: 'ws'`, the default) or makeHttpSync
+ * (`transport: 'http'`; `options` then takes its `headers`, `livePull.pollInterval`, `ping`).
+ * The KeyValueStore is where the client keeps the backendId it learned from the first
+ * PullResponse; `kv` pre-seeds it (e.g. a stale backendId).
  */
-export const makeClient = async ({ url, storeId, clientId = 'client-A', payload, kv = {}, options = {}, timeoutMs = 60_000 }) => {
+export const makeClient = async ({
+  url,
+  storeId,
+  clientId = 'client-A',
+  payload,
+  kv = {},
+  options = {},
+  timeoutMs = 60_000,
+  transport = 'ws',
+}) => {
+  if (transport !== 'ws' && transport !== 'http') throw new Error(`unknown client transport ${transport}`)
+  const makeSync = transport === 'http' ? makeHttpSync : makeWsSync
   const scope = Effect.runSync(Scope.make())
   let kvStore
   const kvLayer = Layer.effect(
@@ -293,7 +306,7 @@ export const makeClient = async ({ url, storeId, clientId = 'client-A', payload,
     }),
   ).pipe(Layer.provide(KeyValueStore.layerMemory))
   const backend = await Effect.runPromise(
-    makeWsSync({ url, ...options })({ storeId, clientId, payload }).pipe(
+    makeSync({ url, ...options })({ storeId, clientId, payload }).pipe(
       Effect.provide(kvLayer),
       Effect.provide(FetchHttpClient.layer),
       Scope.extend(scope),
@@ -438,7 +451,13 @@ export const rawConnect = (server, { storeId, payload, headers } = {}) =>
       const bufs = []
       res.on('data', (d) => bufs.push(d))
       res.on('end', () =>
-        reject(Object.assign(new Error(`upgrade rejected: ${res.statusCode}`), { status: res.statusCode, body: Buffer.concat(bufs).toString() })),
+        reject(
+          Object.assign(new Error(`upgrade rejected: ${res.statusCode}`), {
+            status: res.statusCode,
+            headers: res.headers, // lower-cased names (node http)
+            body: Buffer.concat(bufs).toString(),
+          }),
+        ),
       )
     })
     ws.once('error', reject)
@@ -520,6 +539,25 @@ export const rawConnect = (server, { storeId, payload, headers } = {}) =>
       resolve(conn)
     })
   })
+
+/**
+ * One raw HTTP-transport request: `POST <path>?storeId&payload&transport=http` with `body` (a string
+ * is sent verbatim, anything else as JSON). Returns {status, headers, text, json} (json undefined if
+ * the body is not JSON).
+ */
+export const rawHttp = async (server, { storeId, payload, body, headers = {}, method = 'POST', path = '/' }) => {
+  const res = await fetch(`${server.url}${path}?${syncQuery({ storeId, payload, transport: 'http' })}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: method === 'GET' || method === 'HEAD' ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  const text = await res.text()
+  let json
+  try {
+    json = JSON.parse(text)
+  } catch {}
+  return { status: res.status, headers: res.headers, text, json }
+}
 
 let rawId = 1000
 /** A fresh request id string ("1000", "1001", …) for raw requests. */
