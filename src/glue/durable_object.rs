@@ -3,56 +3,25 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
 use worker::*;
 
-use crate::auth::{parse_leeway, Grant, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
+use crate::auth::{parse_leeway, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::protocol::rpc::{self, RequestId, PING_FRAME, PONG_FRAME};
+use crate::sync::attachment::Attachment;
 use crate::sync::service::{Connection, Output, Store, Transport};
 
 use super::env;
 use super::sql_log::SqlEventLog;
 
-/// Per-socket state kept in the socket's attachment, so it survives eviction (local workerd
-/// evicts an idle object after ~10 s while its sockets stay open). Field names follow the
-/// reference's attachment (PROTOCOL.md §7.9).
-#[derive(Debug, Serialize, Deserialize)]
-struct Attachment {
-    #[serde(rename = "storeId")]
-    store_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    payload: Option<serde_json::Value>,
-    /// Live pulls and pulls still sending history.
-    #[serde(flatten)]
-    connection: Connection,
-    /// When the token this socket was opened with expires (Unix seconds): checked on every
-    /// message, and an alarm closes the socket on time even when it is idle.
-    #[serde(
-        rename = "authExpires",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    auth_expires: Option<i64>,
-}
-
-impl Attachment {
-    fn grant(&self) -> Grant {
-        Grant {
-            expires_at: self.auth_expires,
-        }
-    }
-}
-
 fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
     let text: String = ws.deserialize_attachment().ok().flatten()?;
-    serde_json::from_str(&text).ok()
+    Attachment::from_json(&text)
 }
 
 fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<()> {
-    let text = serde_json::to_string(attachment).map_err(|e| Error::RustError(e.to_string()))?;
-    ws.serialize_attachment(text)
+    ws.serialize_attachment(attachment.to_json())
 }
 
 fn now_seconds() -> i64 {
@@ -187,12 +156,7 @@ impl SyncBackendDO {
         self.state.accept_web_socket(&pair.server);
         write_attachment(
             &pair.server,
-            &Attachment {
-                store_id,
-                payload,
-                connection: Connection::default(),
-                auth_expires,
-            },
+            &Attachment::new(store_id, payload, auth_expires),
         )?;
         if auth_expires.is_some() {
             self.schedule_expiry_alarm().await?;
