@@ -178,7 +178,7 @@ const snapshotOurBuild = () => {
  * @param {number} [o.port] defaults to a free port
  * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
- * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, stop:() => Promise<void>}>}
+ * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
 export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } = {}) => {
   if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
@@ -231,10 +231,11 @@ export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } =
     persistTo,
     pid: child.pid,
     logFile,
-    stop: async () => {
+    /** Stops the server; `{signal: 'SIGKILL'}` kills it abruptly (a crash) instead of SIGTERM. */
+    stop: async ({ signal = 'SIGTERM' } = {}) => {
       if (!running.has(server)) return
       running.delete(server)
-      killGroup(child.pid, 'SIGTERM')
+      killGroup(child.pid, signal)
       for (let i = 0; i < 100 && groupAlive(child.pid); i++) await sleep(50)
       if (groupAlive(child.pid)) killGroup(child.pid, 'SIGKILL')
       // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
