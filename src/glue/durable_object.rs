@@ -287,6 +287,11 @@ impl DurableObject for SyncBackendDO {
         if self.close_if_expired(&ws, &attachment, self.leeway) {
             return Ok(());
         }
+        // The client acks every chunk, broadcasts included; with no paced pull on this socket an
+        // Ack needs nothing, not even the store (which after an eviction would mean a reload).
+        if attachment.connection.pending_pulls.is_empty() && text.starts_with(r#"{"_tag":"Ack""#) {
+            return Ok(());
+        }
         let mut conn = std::mem::take(&mut attachment.connection);
         let live_before = conn.live_pulls.clone();
         let outcome =

@@ -3,7 +3,7 @@
 //! contiguous chain starting at the head, so a batch is either stored whole or not at all and can
 //! never collide with stored rows (the reference could store half a batch and wedge: t09, t11).
 
-use crate::protocol::messages::{Event, EventView, PushRequest, SyncError, MAX_SAFE_INTEGER};
+use crate::protocol::messages::{Event, PushRequest, SyncError, MAX_SAFE_INTEGER};
 
 use super::limits::Limits;
 
@@ -18,12 +18,7 @@ pub enum Admission {
 }
 
 /// Checks a push against the store's state. Pure: the caller persists and broadcasts.
-pub fn admit(
-    head: i64,
-    backend_id: &str,
-    request: &PushRequest,
-    limits: &Limits,
-) -> Result<Admission, SyncError> {
+pub fn admit(head: i64, backend_id: &str, request: &PushRequest) -> Result<Admission, SyncError> {
     let Some(first) = request.batch.first() else {
         return Ok(Admission::Empty);
     };
@@ -42,24 +37,31 @@ pub fn admit(
         });
     }
     check_chain(&request.batch)?;
-    for event in &request.batch {
-        // Size with a full-length timestamp: the item must fit in one PullResponse to ever be
-        // delivered (the reference accepts it and then fails every pull: t10).
-        let size = EventView::of(event, "0000-00-00T00:00:00.000Z")
-            .encode_item()
-            .len();
-        if size > limits.max_event_bytes() {
-            return Err(invalid(format!(
-                "event {} is {size} bytes encoded; the largest event that can be delivered is {} bytes",
-                event.seq_num,
-                limits.max_event_bytes()
-            )));
-        }
-    }
     let last = request.batch.last().unwrap_or(first);
     Ok(Admission::Append {
         new_head: last.seq_num,
     })
+}
+
+/// Every event must fit alone in one `PullResponse`, or it could never be delivered (the
+/// reference accepts it and then fails every pull: t10). `items` are the batch's encoded
+/// `PullResponse` items, in order: encoded once, for this check and for the broadcast.
+pub fn check_deliverable(
+    batch: &[Event],
+    items: &[String],
+    limits: &Limits,
+) -> Result<(), SyncError> {
+    for (event, item) in batch.iter().zip(items) {
+        if item.len() > limits.max_event_bytes() {
+            return Err(invalid(format!(
+                "event {} is {} bytes encoded; the largest event that can be delivered is {} bytes",
+                event.seq_num,
+                item.len(),
+                limits.max_event_bytes()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Every event must follow its predecessor: `parentSeqNum` = previous `seqNum` and

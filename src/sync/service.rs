@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
 use super::pull::{fit_response, Chunker};
-use super::push::{admit, Admission};
+use super::push::{admit, check_deliverable, Admission};
 
 /// Chunks of one pull that may be in flight without an Ack: enough to keep a long link busy, few
 /// enough that a slow client makes the object hold at most this many responses.
@@ -417,18 +417,24 @@ impl<L: EventLog> Store<L> {
         now: &dyn Fn() -> String,
         out: &mut dyn FnMut(Output),
     ) -> Result<(), SyncError> {
-        let new_head = match admit(self.head, &self.backend_id, push, &self.limits)? {
+        let new_head = match admit(self.head, &self.backend_id, push)? {
             Admission::Empty => return Ok(()),
             Admission::Append { new_head } => new_head,
         };
         let created_at = now();
+        let items: Vec<String> = push
+            .batch
+            .iter()
+            .map(|event| EventView::of(event, &created_at).encode_item())
+            .collect();
+        check_deliverable(&push.batch, &items, &self.limits)?;
         self.log
             .append(&push.batch, &created_at, new_head)
             .map_err(storage)?;
         self.head = new_head;
         let mut chunker = Chunker::new(&self.backend_id, &self.limits);
-        for event in &push.batch {
-            if let Some(response) = chunker.push(EventView::of(event, &created_at).encode_item()) {
+        for item in items {
+            if let Some(response) = chunker.push(item) {
                 out(Output::Broadcast(response));
             }
         }
