@@ -181,6 +181,8 @@ fn forged_and_malformed_tokens() {
         status(check(&cfg, &es(json!({}), Some(60), "nope"), "s")),
         401
     );
+    let e = check(&cfg, &es(json!({}), Some(60), "nope"), "s").unwrap_err();
+    assert!(e.message().contains("unknown key id"), "{}", e.message());
     // malformed and missing
     for t in ["", "abc", "a.b", "a.b.c", "....", "ey.ey.ey"] {
         assert_eq!(status(check(&cfg, t, "s")), 401, "{t:?}");

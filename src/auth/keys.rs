@@ -106,9 +106,12 @@ impl Verifier {
             "HS384" => Hs384.validator(&Hs384Key::new(secret)).validate(token),
             "HS512" => Hs512.validator(&Hs512Key::new(secret)).validate(token),
             other => {
-                return Err(AuthError::Unauthorized(format!(
-                    "Invalid token: algorithm {other:?} is not accepted for this key"
-                )))
+                return Err(AuthError::Unauthorized(match kid {
+                    Some(k) => format!("Invalid token: unknown key id {k:?}"),
+                    None => format!(
+                    "Invalid token: algorithm {other:?} needs a key id (kid) of a configured key"
+                ),
+                }))
             }
         };
         claims.map(|t| t.claims().clone()).map_err(bad)

@@ -207,14 +207,13 @@ impl SyncBackendDO {
             console_error!("store {store_id}: {e}");
             return Response::error(format!("Storage unavailable: {e}"), 500);
         }
-        let mut body =
-            String::with_capacity(replies.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
-        body.push('[');
-        body.push_str(&replies.join(","));
-        body.push(']');
-        let headers = Headers::new();
-        headers.set("Content-Type", "application/json")?;
-        Ok(Response::ok(body)?.with_headers(headers))
+        // A body that is not an RPC request at all gets a 400 (with the Defect as its body);
+        // RPC-level failures are ordinary 200 answers, as the client expects.
+        let status = match replies.as_slice() {
+            [only] if only.starts_with(r#"{"_tag":"Defect""#) => 400,
+            _ => 200,
+        };
+        json_response(status, &format!("[{}]", replies.join(",")))
     }
 }
 
