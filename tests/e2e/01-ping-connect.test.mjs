@@ -1,16 +1,18 @@
 // Ping / connect: the published client becomes connected; raw Ping frames get exactly {"_tag":"Pong"}.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { Effect, freshStoreId, makeClient, rawConnect, sleep, startServer, waitConnected } from './harness.mjs'
+import {
+  Effect,
+  freshStoreId,
+  makeClient,
+  rawConnect,
+  sleep,
+  useServer,
+  waitConnected,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 test('published client: connect resolves and isConnected becomes true', async () => {
   const client = await makeClient({ url: server.url, storeId: freshStoreId('connect') })

@@ -1,16 +1,17 @@
 // Empty pull on a fresh store: exactly one empty NoMore response carrying a nanoid backendId.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { BACKEND_ID_RE, freshStoreId, makeClient, rawCollectPull, rawConnect, startServer } from './harness.mjs'
+import {
+  BACKEND_ID_RE,
+  freshStoreId,
+  makeClient,
+  rawCollectPull,
+  rawConnect,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 test('published client: non-live pull of a fresh store yields one empty NoMore item', async () => {
   const client = await makeClient({ url: server.url, storeId: freshStoreId('empty') })

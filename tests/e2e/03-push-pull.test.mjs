@@ -1,16 +1,17 @@
 // Push then pull: events come back with server createdAt metadata; the pull cursor is exclusive.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { ISO_RE, Option, evRange, freshStoreId, makeClient, startServer } from './harness.mjs'
+import {
+  ISO_RE,
+  Option,
+  evRange,
+  freshStoreId,
+  makeClient,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 test('push 3 events, pull them back from None and from a cursor', async () => {
   const storeId = freshStoreId('pushpull')

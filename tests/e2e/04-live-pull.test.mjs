@@ -1,16 +1,18 @@
 // Live pull: a pusher's events reach every live puller, including the pusher's own live pull.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { ISO_RE, ev, evRange, freshStoreId, makeClient, sleep, startServer } from './harness.mjs'
+import {
+  ISO_RE,
+  ev,
+  evRange,
+  freshStoreId,
+  makeClient,
+  sleep,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 test('B live-pulls, A pushes: B receives the events and A gets its echo', async () => {
   const storeId = freshStoreId('live')

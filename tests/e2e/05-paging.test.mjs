@@ -1,17 +1,18 @@
 // Long histories come back complete and in order over several pages (≤ 100 events per response,
 // MoreKnown.remaining counting down, last page NoMore).
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { evRange, freshStoreId, makeClient, rawCollectPull, rawConnect, startServer } from './harness.mjs'
+import {
+  evRange,
+  freshStoreId,
+  makeClient,
+  rawCollectPull,
+  rawConnect,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 /** Checks the paging invariants of a complete pull of `total` events starting after `from`. */
 const checkPages = (items, { from = 0, total }) => {

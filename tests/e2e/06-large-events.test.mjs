@@ -1,16 +1,17 @@
 // Large events (~120 kB each) round-trip intact; no PullResponse exceeds 900,000 bytes of JSON.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { ev, freshStoreId, makeClient, rawCollectPull, rawConnect, startServer } from './harness.mjs'
+import {
+  ev,
+  freshStoreId,
+  makeClient,
+  rawCollectPull,
+  rawConnect,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const MAX = 900_000
 

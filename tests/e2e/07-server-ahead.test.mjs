@@ -1,6 +1,6 @@
 // ServerAheadError: a push whose first parentSeqNum is not the server head is refused, nothing stored.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import {
   encodedFailure,
@@ -12,16 +12,10 @@ import {
   rawCollectPull,
   rawConnect,
   rawPush,
-  startServer,
+  useServer,
 } from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 test('published client: stale parent → ServerAheadError{minimumExpectedNum: head, providedNum: parent}', async () => {
   const storeId = freshStoreId('ahead')

@@ -1,6 +1,6 @@
 // BackendIdMismatchError on push and on pull when the client's backendId is not the server's.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import {
   encodedFailure,
@@ -15,16 +15,10 @@ import {
   rawConnect,
   rawPush,
   sleep,
-  startServer,
+  useServer,
 } from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const STALE = 'stale-backend-id-0000'
 

@@ -1,17 +1,20 @@
 // Hibernation / eviction: local workerd evicts an idle Durable Object after ~10 s while keeping its
 // hibernatable sockets open. Live pulls started before must still receive later pushes.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { evRange, freshStoreId, makeClient, nextId, pullRequest, rawConnect, sleep, startServer } from './harness.mjs'
+import {
+  evRange,
+  freshStoreId,
+  makeClient,
+  nextId,
+  pullRequest,
+  rawConnect,
+  sleep,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_000)
 

@@ -3,14 +3,20 @@
 // makeWsSync client. Two stores commit concurrently on one storeId and must converge to the same
 // state, in the same (server) order; a third store booted later catches up from history.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import { makeAdapter } from '@livestore/adapter-node'
 import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '@livestore/livestore'
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
-import { freshStoreId, rawCollectPull, rawConnect, sleep, startServer } from './harness.mjs'
+import {
+  freshStoreId,
+  rawCollectPull,
+  rawConnect,
+  sleep,
+  useServer,
+} from './harness.mjs'
 
 const todos = State.SQLite.table({
   name: 'todos',
@@ -37,13 +43,7 @@ const allTodos = queryDb({
   schema: Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String })),
 })
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const openStore = (storeId, clientId) =>
   createStorePromise({

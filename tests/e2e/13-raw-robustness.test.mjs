@@ -1,7 +1,7 @@
 // Raw-frame robustness. Some of these are places where our server deliberately does better than the
 // reference (skipped with E2E_TARGET=ref): PROTOCOL.md 3.2 (non-numeric ids, t19) and 7.3c (t11).
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import {
   ev,
@@ -15,16 +15,10 @@ import {
   rawConnect,
   rawPush,
   sleep,
-  startServer,
+  useServer,
 } from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const seqsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum))
 

@@ -1,16 +1,14 @@
 // Worker-level HTTP routing and CORS (PROTOCOL.md 2.2 / 2.3).
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
-import { freshStoreId, startServer, syncQuery } from './harness.mjs'
+import {
+  freshStoreId,
+  syncQuery,
+  useServer,
+} from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const assertCors = (res, allowHeaders = '*') => {
   assert.equal(res.headers.get('access-control-allow-origin'), '*')

@@ -2,11 +2,11 @@
 // and raw POSTs. One POST per RPC, the response is a JSON array of all server messages
 // ([Chunk…, Exit] or [Defect]). CORS on RPC responses and HTTP_RESPONSE_HEADERS are ours-only.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import {
-  ISO_RE,
   BACKEND_ID_RE,
+  ISO_RE,
   encodedFailure,
   ev,
   evRange,
@@ -18,16 +18,11 @@ import {
   rawHttp,
   startServer,
   syncQuery,
+  useServer,
   waitConnected,
 } from './harness.mjs'
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 let httpId = 0
 const httpPull = (storeId, cursor, backendId) => ({

@@ -6,10 +6,16 @@
 // 1..N holding every acknowledged event exactly once at the seqNum it was acknowledged with, and every
 // writer's live pull must have seen exactly that sequence.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { inspect } from 'node:util'
 
-import { failureOf, freshStoreId, makeClient, sleep, startServer } from './harness.mjs'
+import {
+  failureOf,
+  freshStoreId,
+  makeClient,
+  sleep,
+  useServer,
+} from './harness.mjs'
 
 const WRITERS = Number(process.env.E2E_STRESS_WRITERS ?? 16)
 const EVENTS_PER_WRITER = Number(process.env.E2E_STRESS_EVENTS ?? 25)
@@ -17,13 +23,7 @@ const MAX_PUSH_EVENTS = 4 // a writer pushes at most this many pending events pe
 const MAX_RETRIES_PER_WRITER = 1000 // ServerAheadError retries before a writer gives up
 const TIME_LIMIT_MS = 45_000
 
-let server
-before(async () => {
-  server = await startServer()
-})
-after(async () => {
-  await server?.stop()
-})
+const server = useServer()
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
 

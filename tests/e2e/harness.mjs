@@ -2,6 +2,7 @@
 // (ours = the Rust worker, ref = the published @livestore/sync-cf@0.4.0), drive it with the real
 // published client (makeWsSync) or with raw WebSocket frames.
 import { spawn } from 'node:child_process'
+import { after, before } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -628,3 +629,18 @@ export const encodedFailure = (exit) => {
 
 /** Flattens PullResponses (raw or client items) into the list of events. */
 export const eventsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))
+
+/**
+ * One server for the whole test file: started before its first test, stopped after its last.
+ * Returns an object that becomes the started server (url, stop(), …) once `before` has run.
+ */
+export const useServer = (options) => {
+  const server = {}
+  before(async () => {
+    Object.assign(server, await startServer(options))
+  })
+  after(async () => {
+    await server.stop?.()
+  })
+  return server
+}
