@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 
 import { loadAvg } from './lib/procfs.mjs'
 import { renderTable, summarize } from './lib/report.mjs'
-import { configWithoutBuild, sleep, startServer } from './lib/server.mjs'
+import { sleep, startServer } from './lib/server.mjs'
+import { SOURCE_CONFIG } from '../tests/support/wrangler-dev.mjs'
 import { WORKLOADS, warmUp } from './lib/workloads.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
@@ -65,24 +66,24 @@ const cfg = opts.quick
 const workloads = WORKLOADS.map((w, i) => ({ ...w, index: i + 1 })).filter((w) => !opts.workloads || opts.workloads.includes(w.key))
 const kinds = opts.only ? [opts.only] : ['ours', 'ref']
 
-const refConfig = path.join(REPO, 'tests/reference/wrangler.toml')
+// The config comes with the kind (tests/support/wrangler-dev.mjs): ours runs from a private copy of
+// build/ with wrangler.toml minus its [build] table, so a rebuild cannot reload the worker mid-run.
 const SERVER_SETUP = {
-  // our wrangler.toml minus its [build] table (so edits under src/ cannot reload the worker mid-run)
-  ours: { config: path.join(REPO, 'wrangler.toml'), vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)', stripBuild: true },
-  ref: { config: refConfig, vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, tests/reference/)' },
+  ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
+  ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, tests/reference/)' },
 }
 if (kinds.includes('ours') && !existsSync(path.join(REPO, 'build/index.js'))) {
   console.error('build/index.js is missing: build the Rust worker first (this script never builds it).')
   process.exit(2)
 }
-if (kinds.includes('ref') && !existsSync(refConfig)) {
-  console.error(`${refConfig} is missing (the reference worker: tests/reference/worker.ts + wrangler.toml).`)
+if (kinds.includes('ref') && !existsSync(SOURCE_CONFIG.ref)) {
+  console.error(`${SOURCE_CONFIG.ref} is missing (the reference worker: tests/reference/worker.ts + wrangler.toml).`)
   process.exit(2)
 }
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
 
-/** size + mtime of the build artefacts, to notice a rebuild during the run (wrangler would reload). */
+/** size + mtime of the build artefacts, to notice a rebuild during the run (ours runs the copy from the start). */
 const buildStamp = () =>
   ['build/index.js', 'build/index_bg.wasm']
     .map((f) => {
@@ -106,15 +107,7 @@ const main = async () => {
   try {
     // Both start in parallel; only one is ever under load at a time afterwards.
     const started = await Promise.allSettled(
-      kinds.map((k) =>
-        startServer({
-          kind: k,
-          repo: REPO,
-          config: SERVER_SETUP[k].stripBuild ? configWithoutBuild(SERVER_SETUP[k].config) : SERVER_SETUP[k].config,
-          vars: SERVER_SETUP[k].vars,
-          keepLogs: opts.keepLogs,
-        }),
-      ),
+      kinds.map((k) => startServer({ kind: k, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs })),
     )
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') servers[kinds[i]] = s.value
@@ -144,7 +137,7 @@ const main = async () => {
             r = { ok: false, error: String(e?.stack ?? e) }
             log(`  FAILED: ${String(e?.message ?? e).split('\n')[0]}`)
           }
-          if (!r.ok) servers[k].keepLog = true
+          if (!r.ok) servers[k].keepLogs = true
           results.push({ workload: w.key, server: k, round: round + 1, order: order.indexOf(k) + 1, runS: (performance.now() - t0) / 1000, ...r })
           await sleep(300)
         }
@@ -180,7 +173,7 @@ const main = async () => {
     )
   }
   const buildChanged = kinds.includes('ours') && buildStamp() !== stampAtStart
-  if (buildChanged) footer.push('WARNING: build/ changed during the run (wrangler reloads the worker then); the figures for ours may mix two builds.')
+  if (buildChanged) footer.push('NOTE: build/ changed during the run; ours ran a private copy of build/ taken at its start, so its figures are for the build at start.')
   const failures = results.filter((r) => !r.ok)
   for (const f of failures) footer.push(`FAILED: ${f.workload} on ${f.server} (round ${f.round}): ${f.error.split('\n')[0]}`)
 
@@ -204,18 +197,18 @@ const main = async () => {
         k,
         {
           label: SERVER_SETUP[k].label,
-          config: SERVER_SETUP[k].config,
+          config: path.relative(REPO, SOURCE_CONFIG[k]),
           vars: SERVER_SETUP[k].vars,
           readyMs: servers[k]?.readyMs,
           workerd: servers[k]?.procs,
-          logFile: opts.keepLogs || servers[k]?.keepLog ? servers[k]?.logFile : undefined,
+          logFile: servers[k]?.keepLogs ? servers[k].logFile : undefined,
         },
       ]),
     ),
   }
   writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, table: text }, null, 2))
   console.log(`\nJSON: ${path.relative(process.cwd(), outFile)}`)
-  for (const k of kinds) if (servers[k] && (opts.keepLogs || servers[k].keepLog)) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
+  for (const k of kinds) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
   if (failures.length) process.exitCode = 1
 }
 

@@ -55,15 +55,6 @@ export const descendants = (root) => {
   return out
 }
 
-/** True while any non-zombie process of process group `pgid` exists. */
-export const groupAlive = (pgid) => {
-  for (const pid of allPids()) {
-    const st = readStat(pid)
-    if (st && st.pgrp === pgid && st.state !== 'Z') return true
-  }
-  return false
-}
-
 export const cmdline = (pid) => {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)

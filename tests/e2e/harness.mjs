@@ -1,12 +1,8 @@
 // Shared helpers for the end-to-end suite: start/stop a sync server under `wrangler dev`
 // (ours = the Rust worker, ref = the published @livestore/sync-cf@0.4.0), drive it with the real
 // published client (makeWsSync) or with raw WebSocket frames.
-import { spawn } from 'node:child_process'
 import { after, before } from 'node:test'
 import { randomBytes } from 'node:crypto'
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -14,6 +10,8 @@ import { KeyValueStore, FetchHttpClient } from '@effect/platform'
 import { makeHttpSync, makeWsSync } from '@livestore/sync-cf/client'
 import { Chunk, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from 'effect'
 import { WebSocket as WsWebSocket } from 'ws'
+
+import { QUIET_ENV, freePort, startServer as startWranglerDev } from '../support/wrangler-dev.mjs'
 
 export { Chunk, Effect, Exit, Fiber, Option, Stream }
 
@@ -60,94 +58,10 @@ export const BACKEND_ID_RE = /^[A-Za-z0-9_-]{21}$/
 export const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 // ---------------------------------------------------------------------------------------------
-// Server processes
+// Server processes (the process handling itself is shared with the benchmark)
 // ---------------------------------------------------------------------------------------------
 
-/** Environment that keeps wrangler quiet and offline (see shared TOOLCHAIN.md). */
-export const QUIET_ENV = {
-  WRANGLER_SEND_METRICS: 'false',
-  WRANGLER_SEND_ERROR_REPORTS: 'false',
-  WRANGLER_HIDE_BANNER: 'true',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  DO_NOT_TRACK: '1',
-  X_LOCAL_OBSERVABILITY: 'false',
-  X_LOCAL_EXPLORER: 'false',
-  NO_COLOR: '1',
-}
-
-const running = new Set()
-
-/** Live (non-zombie) members of a process group; falls back to kill(-pgid, 0) off Linux. */
-const groupAlive = (pgid) => {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue
-      let stat
-      try {
-        stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      } catch {
-        continue
-      }
-      // pid (comm) state ppid pgrp ...  — comm may contain spaces/parens: parse after the last ')'
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true
-    }
-    return false
-  } catch {
-    try {
-      process.kill(-pgid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-}
-
-const killGroup = (pid, signal) => {
-  try {
-    process.kill(-pid, signal)
-    return true
-  } catch {
-    return false
-  }
-}
-
-// Last resort: never leave wrangler/workerd behind, even if a test forgot to stop or the process dies.
-process.on('exit', () => {
-  for (const s of running) killGroup(s.pid, 'SIGKILL')
-})
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const s of running) killGroup(s.pid, 'SIGKILL')
-    process.exit(130)
-  })
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; there is a tiny race until wrangler binds it). */
-export const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-
-/** Node 22 binary from the `node` devDependency (wrangler refuses Node 20), else the current one. */
-const nodeBin = () => {
-  const local = path.join(REPO, 'node_modules/node/bin/node')
-  return existsSync(local) ? local : process.execPath
-}
-
-const tail = (file, n = 40) => {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n')
-  } catch {
-    return '(no log)'
-  }
-}
+export { QUIET_ENV, freePort }
 
 /** Worker vars always passed to a server kind (merged under the `env` argument of startServer). */
 export const DEFAULT_VARS = {
@@ -157,22 +71,8 @@ export const DEFAULT_VARS = {
 }
 
 /**
- * A private copy of build/ plus a wrangler.toml for it without the [build] section: wrangler dev
- * watches src/ and its entry module and reloads (dropping every socket) when they change, so a
- * server under test must not see a rebuild that happens while it runs.
- */
-const snapshotOurBuild = () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-ours-build-'))
-  cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
-  let toml = readFileSync(path.join(REPO, 'wrangler.toml'), 'utf8')
-  toml = toml.replace(/^\[build\][^[]*/m, '').replace(/^main = .*$/m, `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}`)
-  const config = path.join(dir, 'wrangler.toml')
-  writeFileSync(config, toml)
-  return config
-}
-
-/**
- * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
+ * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200 (see
+ * tests/support/wrangler-dev.mjs). Logs are kept with E2E_KEEP_LOGS=1.
  *
  * @param {object} o
  * @param {'ours'|'ref'} [o.kind] defaults to E2E_TARGET
@@ -181,98 +81,15 @@ const snapshotOurBuild = () => {
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = async ({ kind = TARGET, port, persistTo, env = {} } = {}) => {
-  if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
-  if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
-    throw new Error(
-      `build/index.js is missing: build the Rust worker first (npm run build), or run the suite with E2E_TARGET=ref`,
-    )
-  }
-  port ??= await freePort()
-  const inspectorPort = await freePort()
-  const ownDir = persistTo === undefined
-  persistTo ??= mkdtempSync(path.join(os.tmpdir(), `e2e-${kind}-state-`))
-  const logFile = path.join(os.tmpdir(), `e2e-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? snapshotOurBuild() : path.join(REF_DIR, 'wrangler.toml')
-  const args = [
-    path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
-    'dev',
-    '--config',
-    config,
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--inspector-port',
-    String(inspectorPort),
-    '--inspector-ip',
-    '127.0.0.1',
-    '--persist-to',
-    persistTo,
-    '--show-interactive-dev-session=false',
-    ...Object.entries({ ...DEFAULT_VARS[kind], ...env }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-  ]
-  const fd = openSync(logFile, 'a')
-  const child = spawn(nodeBin(), args, {
-    cwd: REPO,
-    env: { ...process.env, ...QUIET_ENV, SKIP_BUILD: '1' },
-    stdio: ['ignore', fd, fd],
-    detached: true, // own process group: stop() kills wrangler and its workerd children together
-  })
-  closeSync(fd)
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  let hasExited = false
-  exited.then(() => (hasExited = true))
-
-  const server = {
+export const startServer = ({ kind = TARGET, port, persistTo, env = {} } = {}) =>
+  startWranglerDev({
     kind,
     port,
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}`,
     persistTo,
-    pid: child.pid,
-    logFile,
-    /** Stops the server; `{signal: 'SIGKILL'}` kills it abruptly (a crash) instead of SIGTERM. */
-    stop: async ({ signal = 'SIGTERM' } = {}) => {
-      if (!running.has(server)) return
-      running.delete(server)
-      killGroup(child.pid, signal)
-      for (let i = 0; i < 100 && groupAlive(child.pid); i++) await sleep(50)
-      if (groupAlive(child.pid)) killGroup(child.pid, 'SIGKILL')
-      // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
-      for (let i = 0; i < 100 && groupAlive(child.pid); i++) {
-        if (i === 20) killGroup(child.pid, 'SIGKILL')
-        await sleep(50)
-      }
-      if (groupAlive(child.pid)) throw new Error(`server process group ${child.pid} did not stop`)
-      if (ownDir) rmSync(persistTo, { recursive: true, force: true })
-      if (kind === 'ours') rmSync(path.dirname(config), { recursive: true, force: true })
-      if (!process.env.E2E_KEEP_LOGS) rmSync(logFile, { force: true })
-    },
-  }
-  running.add(server)
-
-  const deadline = Date.now() + 90_000
-  while (true) {
-    if (hasExited) {
-      const { code, signal } = await exited
-      await server.stop()
-      throw new Error(`wrangler dev (${kind}) exited early (code ${code}, signal ${signal}). Log:\n${tail(logFile)}`)
-    }
-    try {
-      const res = await fetch(`${server.url}/`, { signal: AbortSignal.timeout(2000) })
-      await res.arrayBuffer()
-      if (res.status === 200) break
-    } catch {}
-    if (Date.now() > deadline) {
-      const log = tail(logFile)
-      await server.stop()
-      throw new Error(`wrangler dev (${kind}) did not answer GET / within 90 s. Log:\n${log}`)
-    }
-    await sleep(250)
-  }
-  return server
-}
+    env: { ...DEFAULT_VARS[kind], ...env },
+    keepLogs: Boolean(process.env.E2E_KEEP_LOGS),
+    tag: 'e2e',
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Published client (makeWsSync / makeHttpSync) with its own in-memory KeyValueStore

@@ -1,0 +1,262 @@
+// Starts and stops a sync server under local `wrangler dev` (workerd): ours (the Rust worker in
+// build/) or ref (the published @livestore/sync-cf@0.4.0 in tests/reference/). Shared by the e2e
+// harness and the benchmark, so it holds process handling only (no test framework, no client).
+import { spawn } from 'node:child_process'
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+/** The wrangler.toml each server kind is started from (ours runs from a private copy, see below). */
+export const SOURCE_CONFIG = {
+  ours: path.join(REPO, 'wrangler.toml'),
+  ref: path.join(REPO, 'tests/reference/wrangler.toml'),
+}
+
+/** Environment that keeps wrangler quiet and offline, local observability off (see shared TOOLCHAIN.md). */
+export const QUIET_ENV = {
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  DO_NOT_TRACK: '1',
+  X_LOCAL_OBSERVABILITY: 'false',
+  X_LOCAL_EXPLORER: 'false',
+  NO_COLOR: '1',
+}
+
+const READY_TIMEOUT_MS = 120_000 // the reference (esbuild bundle + nodejs_compat) is slow to start on 2 cores
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; there is a tiny race until wrangler binds it). */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Process groups: wrangler runs detached in its own group, so one signal reaches its workerd too
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * True while a live member of process group `pgid` exists. Zombies do not count: a workerd that
+ * exited but was not reaped yet would otherwise look alive. Off Linux: kill(-pgid, 0).
+ */
+const groupAlive = (pgid) => {
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue
+      let stat
+      try {
+        stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      } catch {
+        continue
+      }
+      // pid (comm) state ppid pgrp ...  — comm may contain spaces/parens: parse after the last ')'
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true
+    }
+    return false
+  } catch {
+    try {
+      process.kill(-pgid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+/** Signals a whole process group; false if it is already gone. */
+const killGroup = (pgid, signal) => {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Servers not stopped yet, and temp folders not removed yet, for the exit cleanup.
+const running = new Set()
+const tempDirs = new Set()
+let cleanupInstalled = false
+
+/** Last resort: never leave wrangler/workerd or their temp folders behind, whatever ends this process. */
+const installExitCleanup = () => {
+  if (cleanupInstalled) return
+  cleanupInstalled = true
+  process.on('exit', () => {
+    for (const s of running) killGroup(s.pid, 'SIGKILL')
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+  })
+  // a signal would end the process without 'exit': turn it into an exit so the handler above runs
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => process.exit(128 + (os.constants.signals[sig] ?? 2)))
+  }
+}
+
+const tempDir = (prefix) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempDirs.add(dir)
+  return dir
+}
+
+const removeTempDir = (dir) => {
+  rmSync(dir, { recursive: true, force: true })
+  tempDirs.delete(dir)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
+ * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
+ * under src/ or its entry module changes, so a running server must not see a rebuild.
+ * Returns the config path; its folder is the snapshot.
+ */
+const snapshotOurBuild = (prefix) => {
+  const dir = tempDir(prefix)
+  cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
+  const out = []
+  let skipping = false
+  for (const line of readFileSync(SOURCE_CONFIG.ours, 'utf8').split('\n')) {
+    const header = line.match(/^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/)
+    if (header) skipping = header[1] === 'build' || header[1].startsWith('build.')
+    if (skipping) continue
+    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}` : line)
+  }
+  const config = path.join(dir, 'wrangler.toml')
+  writeFileSync(config, out.join('\n'))
+  return config
+}
+
+/** Node 22 binary from the `node` devDependency (wrangler refuses Node 20), else the current one. */
+const nodeBin = () => {
+  const local = path.join(REPO, 'node_modules/node/bin/node')
+  return existsSync(local) ? local : process.execPath
+}
+
+const tail = (file, n = 40) => {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/**
+ * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
+ *
+ * @param {object} o
+ * @param {'ours'|'ref'} o.kind
+ * @param {number} [o.port] defaults to a free port
+ * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
+ * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
+ * @param {boolean} [o.keepLogs] keep the log file after stop (also `server.keepLogs = true` later)
+ * @param {string} [o.tag] prefix of the temp folder and log names (who started the server)
+ * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
+ */
+export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler' } = {}) => {
+  if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
+  if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
+    throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
+  }
+  installExitCleanup()
+  port ??= await freePort()
+  const inspectorPort = await freePort()
+  const ownDir = persistTo === undefined
+  if (ownDir) persistTo = tempDir(`${tag}-${kind}-state-`)
+  const logFile = path.join(os.tmpdir(), `${tag}-${kind}-${port}-${Date.now()}.log`)
+  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`) : SOURCE_CONFIG.ref
+  const args = [
+    path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev',
+    '--config',
+    config,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--inspector-ip',
+    '127.0.0.1',
+    '--persist-to',
+    persistTo,
+    '--show-interactive-dev-session=false',
+    ...Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+  ]
+  const fd = openSync(logFile, 'a')
+  const child = spawn(nodeBin(), args, {
+    cwd: REPO,
+    // SKIP_BUILD: belt and braces, scripts/build.sh must never run from here
+    env: { ...process.env, ...QUIET_ENV, SKIP_BUILD: '1' },
+    stdio: ['ignore', fd, fd],
+    detached: true, // own process group: stop() signals wrangler and its workerd children together
+  })
+  closeSync(fd)
+  let exitInfo
+  child.once('exit', (code, signal) => (exitInfo = { code, signal }))
+
+  const server = {
+    kind,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    persistTo,
+    pid: child.pid,
+    logFile,
+    keepLogs,
+    /** Stops the server; `{signal: 'SIGKILL'}` kills it abruptly (a crash) instead of SIGTERM. */
+    stop: async ({ signal = 'SIGTERM' } = {}) => {
+      if (!running.has(server)) return
+      running.delete(server)
+      killGroup(child.pid, signal)
+      for (let i = 0; i < 100 && groupAlive(child.pid); i++) await sleep(50)
+      if (groupAlive(child.pid)) killGroup(child.pid, 'SIGKILL')
+      // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
+      for (let i = 0; i < 100 && groupAlive(child.pid); i++) {
+        if (i === 20) killGroup(child.pid, 'SIGKILL')
+        await sleep(50)
+      }
+      if (groupAlive(child.pid)) throw new Error(`${kind}: server process group ${child.pid} did not stop`)
+      if (ownDir) removeTempDir(persistTo)
+      if (kind === 'ours') removeTempDir(path.dirname(config))
+      if (!server.keepLogs) rmSync(logFile, { force: true })
+    },
+  }
+  running.add(server)
+
+  // the log is read before stop(), which removes it
+  const fail = async (why) => {
+    const log = tail(logFile)
+    await server.stop()
+    throw new Error(`wrangler dev (${kind}) ${why}. Log:\n${log}`)
+  }
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (;;) {
+    // a broken config or worker makes wrangler exit at once: report that instead of waiting it out
+    if (exitInfo) await fail(`exited early (code ${exitInfo.code}, signal ${exitInfo.signal})`)
+    try {
+      const res = await fetch(`${server.url}/`, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) break
+    } catch {}
+    if (Date.now() > deadline) await fail(`did not answer GET / within ${READY_TIMEOUT_MS / 1000} s`)
+    await sleep(200)
+  }
+  return server
+}
