@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { TARGET, encodedFailure, ev, evRange, freshStoreId, makeClient, rawCollectPull, rawConnect, rawPush, startServer } from './harness.mjs'
+import { TARGET, encodedFailure, ev, evRange, freshStoreId, makeClient, oursOnly, rawCollectPull, rawConnect, rawPush, startServer } from './harness.mjs'
 
 const DO_DIR = 'livestore-sync-rs-SyncBackendDO'
 
@@ -85,4 +85,47 @@ test(`store written by the reference server is pulled intact by ${TARGET === 're
   // the reader used the very same object storage (no second object directory appeared)
   assert.deepEqual(readdirSync(path.join(dir, 'v3/do')), [DO_DIR])
   assert.ok(existsSync(path.join(dir, 'v3/do', DO_DIR)))
+})
+
+// The reference can leave a store wedged: a push failing in its second INSERT statement keeps the
+// first 14 rows but not the head (transcript 11), and every later push at the head then fails with
+// a UNIQUE error. Ours repairs the head from the log when it opens the store, so the same folder
+// works again.
+test('a store the reference wedged (rows stored past its head) is repaired by ours', { skip: oursOnly('stays wedged') }, async () => {
+  const wedgedDir = mkdtempSync(path.join(os.tmpdir(), 'e2e-wedged-'))
+  const storeId = freshStoreId('wedged')
+  try {
+    const ref = await startServer({ kind: 'ref', persistTo: wedgedDir })
+    servers.push(ref)
+    let backendId
+    const conn = await rawConnect(ref, { storeId })
+    try {
+      backendId = (await rawCollectPull(conn, { storeId })).responses[0].backendId
+      assert.deepEqual(await rawPush(conn, { storeId, batch: evRange(1, 5), backendId }), { _tag: 'Success', value: {} })
+      // 6..19 fill the first 14-row INSERT; the duplicate 3 makes the second one fail.
+      const failing = await rawPush(conn, { storeId, batch: [...evRange(6, 24), ev(3, 24)], backendId })
+      assert.equal(encodedFailure(failing)._tag, 'UnknownError')
+      const retry = await rawPush(conn, { storeId, batch: evRange(6, 6), backendId })
+      assert.equal(encodedFailure(retry)._tag, 'UnknownError', 'the reference is now wedged')
+    } finally {
+      await conn.close()
+    }
+    await ref.stop()
+
+    const ours = await startServer({ kind: 'ours', persistTo: wedgedDir })
+    servers.push(ours)
+    const c = await rawConnect(ours, { storeId })
+    try {
+      const pulled = (await rawCollectPull(c, { storeId })).responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum))
+      assert.deepEqual(pulled, Array.from({ length: 19 }, (_, i) => i + 1), 'the 14 stored rows are part of the log')
+      const stale = await rawPush(c, { storeId, batch: evRange(6, 6), backendId })
+      assert.deepEqual(encodedFailure(stale), { _tag: 'ServerAheadError', minimumExpectedNum: 19, providedNum: 5 })
+      assert.deepEqual(await rawPush(c, { storeId, batch: evRange(20, 21), backendId }), { _tag: 'Success', value: {} })
+    } finally {
+      await c.close()
+    }
+    await ours.stop()
+  } finally {
+    rmSync(wedgedDir, { recursive: true, force: true })
+  }
 })
