@@ -291,3 +291,20 @@ mod base64_helper {
         out
     }
 }
+
+#[test]
+fn every_variable_read_is_listed_for_the_cache() {
+    // The Worker caches the parsed configuration keyed by the values of AUTH_VARIABLES: a
+    // variable read but not listed would be missed when it changes.
+    let read = std::cell::RefCell::new(Vec::new());
+    AuthConfig::from_lookup(|name| {
+        read.borrow_mut().push(name.to_owned());
+        None
+    });
+    for name in read.borrow().iter() {
+        assert!(
+            livestore_sync_rs::auth::AUTH_VARIABLES.contains(&name.as_str()),
+            "{name} is read but not in AUTH_VARIABLES"
+        );
+    }
+}

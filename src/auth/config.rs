@@ -46,6 +46,19 @@ pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
     }
 }
 
+/// Every variable the auth configuration is built from.
+pub const AUTH_VARIABLES: [&str; 9] = [
+    "AUTH_MODE",
+    "JWT_SECRET",
+    "JWT_JWKS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_LEEWAY_SECONDS",
+    "JWT_STORE_CLAIM",
+    "JWT_REQUIRE_EXP",
+    "AUTH_PAYLOAD_FIELD",
+];
+
 impl AuthConfig {
     /// Never fails: an unusable setting becomes a `Misconfigured` answer at request time.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AuthConfig {

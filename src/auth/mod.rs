@@ -8,7 +8,7 @@
 mod config;
 mod keys;
 
-pub use config::{parse_leeway, AuthConfig, AuthMode};
+pub use config::{parse_leeway, AuthConfig, AuthMode, AUTH_VARIABLES};
 pub use keys::KeyError;
 
 use jwt_compact::{Claims, UntrustedToken};

@@ -2,7 +2,10 @@
 
 use worker::*;
 
-use crate::auth::{authorize, AuthConfig, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::auth::{authorize, AuthConfig, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
@@ -54,6 +57,35 @@ async fn with_headers(
     Ok(rebuilt.with_status(status).with_headers(headers))
 }
 
+/// An auth configuration and the variable values (in `AUTH_VARIABLES` order) it was built from.
+type CachedAuth = (Vec<Option<String>>, Rc<AuthConfig>);
+
+thread_local! {
+    /// The auth configuration of this isolate, with the variable values it was built from: keys
+    /// (an RSA JWKS especially) are parsed once, not on every HTTP RPC call.
+    static AUTH_CONFIG: RefCell<Option<CachedAuth>> = const { RefCell::new(None) };
+}
+
+fn auth_config(env: &Env) -> Rc<AuthConfig> {
+    let values: Vec<Option<String>> = AUTH_VARIABLES.iter().map(|n| env::lookup(env, n)).collect();
+    AUTH_CONFIG.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if let Some((seen, config)) = cached.as_ref() {
+            if *seen == values {
+                return config.clone();
+            }
+        }
+        let config = Rc::new(AuthConfig::from_lookup(|name| {
+            AUTH_VARIABLES
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| values[i].clone())
+        }));
+        *cached = Some((values, config.clone()));
+        config
+    })
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
@@ -90,7 +122,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     };
 
     // The payload/JWT check, before any Durable Object is touched.
-    let auth = AuthConfig::from_lookup(|name| env::lookup(env, name));
+    let auth = auth_config(env);
     let now = (js_sys::Date::now() / 1000.0).floor() as i64;
     let authorization = req.headers().get("Authorization")?;
     let grant = match authorize(
