@@ -29,32 +29,18 @@ pub struct ConfigError(pub String);
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let cors = parse_bool("ENABLE_CORS", lookup("ENABLE_CORS"), true)?;
-        let max_response_bytes = match lookup("MAX_RESPONSE_BYTES") {
-            None => DEFAULT_MAX_RESPONSE_BYTES,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n >= 10_000)
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "MAX_RESPONSE_BYTES must be an integer of at least 10000, got {v:?}"
-                    ))
-                })?,
-        };
-        let max_message_bytes = match lookup("MAX_MESSAGE_BYTES") {
-            None => DEFAULT_MAX_MESSAGE_BYTES,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n >= 1024)
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "MAX_MESSAGE_BYTES must be an integer of at least 1024, got {v:?}"
-                    ))
-                })?,
-        };
+        let max_response_bytes = parse_size(
+            "MAX_RESPONSE_BYTES",
+            lookup("MAX_RESPONSE_BYTES"),
+            DEFAULT_MAX_RESPONSE_BYTES,
+            10_000,
+        )?;
+        let max_message_bytes = parse_size(
+            "MAX_MESSAGE_BYTES",
+            lookup("MAX_MESSAGE_BYTES"),
+            DEFAULT_MAX_MESSAGE_BYTES,
+            1024,
+        )?;
         let extra_headers = match lookup("HTTP_RESPONSE_HEADERS") {
             None => Vec::new(),
             Some(v) if v.trim().is_empty() => Vec::new(),
@@ -81,6 +67,27 @@ impl Config {
             max_message_bytes,
             extra_headers,
         })
+    }
+}
+
+fn parse_size(
+    name: &str,
+    value: Option<String>,
+    default: usize,
+    min: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= min)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name} must be an integer of at least {min}, got {v:?}"
+                ))
+            }),
     }
 }
 

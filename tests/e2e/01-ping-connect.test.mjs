@@ -2,15 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  Effect,
-  freshStoreId,
-  makeClient,
-  rawConnect,
-  sleep,
-  useServer,
-  waitConnected,
-} from './harness.mjs'
+import { Effect, freshStoreId, makeClient, rawConnect, sleep, useServer, waitConnected } from './harness.mjs'
 
 const server = useServer()
 

@@ -2,14 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  BACKEND_ID_RE,
-  freshStoreId,
-  makeClient,
-  rawCollectPull,
-  rawConnect,
-  useServer,
-} from './harness.mjs'
+import { BACKEND_ID_RE, freshStoreId, makeClient, rawCollectPull, rawConnect, useServer } from './harness.mjs'
 
 const server = useServer()
 

@@ -2,14 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  ISO_RE,
-  Option,
-  evRange,
-  freshStoreId,
-  makeClient,
-  useServer,
-} from './harness.mjs'
+import { ISO_RE, Option, evRange, freshStoreId, makeClient, useServer } from './harness.mjs'
 
 const server = useServer()
 

@@ -2,15 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  ISO_RE,
-  ev,
-  evRange,
-  freshStoreId,
-  makeClient,
-  sleep,
-  useServer,
-} from './harness.mjs'
+import { ISO_RE, ev, evRange, freshStoreId, makeClient, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
 

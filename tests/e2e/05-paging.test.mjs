@@ -3,14 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  evRange,
-  freshStoreId,
-  makeClient,
-  rawCollectPull,
-  rawConnect,
-  useServer,
-} from './harness.mjs'
+import { evRange, freshStoreId, makeClient, rawCollectPull, rawConnect, useServer } from './harness.mjs'
 
 const server = useServer()
 

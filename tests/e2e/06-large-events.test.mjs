@@ -2,14 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  ev,
-  freshStoreId,
-  makeClient,
-  rawCollectPull,
-  rawConnect,
-  useServer,
-} from './harness.mjs'
+import { ev, freshStoreId, makeClient, rawCollectPull, rawConnect, useServer } from './harness.mjs'
 
 const server = useServer()
 

@@ -2,21 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  encodedFailure,
-  ev,
-  evRange,
-  failureOf,
-  freshStoreId,
-  makeClient,
-  nextId,
-  pullRequest,
-  rawCollectPull,
-  rawConnect,
-  rawPush,
-  sleep,
-  useServer,
-} from './harness.mjs'
+import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, nextId, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
 

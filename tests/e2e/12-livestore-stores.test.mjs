@@ -10,13 +10,7 @@ import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
-import {
-  freshStoreId,
-  rawCollectPull,
-  rawConnect,
-  sleep,
-  useServer,
-} from './harness.mjs'
+import { freshStoreId, rawCollectPull, rawConnect, sleep, useServer } from './harness.mjs'
 
 const todos = State.SQLite.table({
   name: 'todos',

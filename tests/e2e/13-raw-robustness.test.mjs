@@ -3,20 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  ev,
-  evRange,
-  freshStoreId,
-  nextId,
-  oursOnly,
-  pullRequest,
-  pushRequest,
-  rawCollectPull,
-  rawConnect,
-  rawPush,
-  sleep,
-  useServer,
-} from './harness.mjs'
+import { ev, evRange, freshStoreId, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawPush, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
 

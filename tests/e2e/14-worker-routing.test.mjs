@@ -2,11 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  freshStoreId,
-  syncQuery,
-  useServer,
-} from './harness.mjs'
+import { freshStoreId, syncQuery, useServer } from './harness.mjs'
 
 const server = useServer()
 

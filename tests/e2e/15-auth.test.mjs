@@ -16,25 +16,7 @@ import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
-import {
-  REPO,
-  ev,
-  evRange,
-  eventsOf,
-  freshStoreId,
-  makeClient,
-  nextId,
-  oursOnly,
-  pullRequest,
-  pushRequest,
-  rawCollectPull,
-  rawConnect,
-  rawHttp,
-  rawPush,
-  sleep,
-  startServer,
-  waitConnected,
-} from './harness.mjs'
+import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, sleep, startServer, waitConnected } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
 
@@ -133,15 +115,6 @@ const assertRefusal = (what, { status, headers, body }, expectedStatus, reason) 
   assert.equal(get('access-control-allow-origin'), '*', `${what}: CORS header`)
 }
 
-let httpId = 0
-const httpPush = (storeId, batch, backendId) => ({
-  _tag: 'Request',
-  id: String(httpId++),
-  tag: 'SyncHttpRpc.Push',
-  payload: { storeId, batch, backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId } },
-  headers: [],
-})
-const httpPull = (storeId) => ({ _tag: 'Request', id: String(httpId++), tag: 'SyncHttpRpc.Pull', payload: { storeId, cursor: { _tag: 'None' } }, headers: [] })
 
 /** Every event of the store, read with a valid token over a fresh socket. */
 const serverEvents = async (storeId) => {

@@ -4,45 +4,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import {
-  BACKEND_ID_RE,
-  ISO_RE,
-  encodedFailure,
-  ev,
-  evRange,
-  eventsOf,
-  failureOf,
-  freshStoreId,
-  makeClient,
-  oursOnly,
-  rawHttp,
-  startServer,
-  syncQuery,
-  useServer,
-  waitConnected,
-} from './harness.mjs'
+import { BACKEND_ID_RE, ISO_RE, encodedFailure, ev, evRange, eventsOf, failureOf, freshStoreId, httpPing, httpPull, httpPush, makeClient, oursOnly, rawHttp, startServer, syncQuery, useServer, waitConnected } from './harness.mjs'
 
 const server = useServer()
 
-let httpId = 0
-const httpPull = (storeId, cursor, backendId) => ({
-  _tag: 'Request',
-  id: String(httpId++),
-  tag: 'SyncHttpRpc.Pull',
-  payload: {
-    storeId,
-    cursor: cursor === undefined ? { _tag: 'None' } : { _tag: 'Some', value: { backendId, eventSequenceNumber: cursor } },
-  },
-  headers: [],
-})
-const httpPush = (storeId, batch, backendId) => ({
-  _tag: 'Request',
-  id: String(httpId++),
-  tag: 'SyncHttpRpc.Push',
-  payload: { storeId, batch, backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId } },
-  headers: [],
-})
-const httpPing = (storeId) => ({ _tag: 'Request', id: String(httpId++), tag: 'SyncHttpRpc.Ping', payload: { storeId }, headers: [] })
 
 /** Raw HTTP pull: {responses (PullResponses in order), exit, messages}. */
 const rawPull = async (storeId, cursor, backendId) => {

@@ -9,13 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
 
-import {
-  failureOf,
-  freshStoreId,
-  makeClient,
-  sleep,
-  useServer,
-} from './harness.mjs'
+import { failureOf, freshStoreId, makeClient, sleep, useServer } from './harness.mjs'
 
 const WRITERS = Number(process.env.E2E_STRESS_WRITERS ?? 16)
 const EVENTS_PER_WRITER = Number(process.env.E2E_STRESS_EVENTS ?? 25)

@@ -8,21 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import {
-  encodedFailure,
-  ev,
-  evRange,
-  freshStoreId,
-  makeClient,
-  nextId,
-  oursOnly,
-  pullRequest,
-  rawCollectPull,
-  rawConnect,
-  rawPush,
-  sleep,
-  startServer,
-} from './harness.mjs'
+import { encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer } from './harness.mjs'
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_500)
 

@@ -461,3 +461,25 @@ export const useServer = (options) => {
   })
   return server
 }
+
+// HTTP RPC request bodies (SyncHttpRpc, PROTOCOL.md §5.3). Ids only need to be unique per POST.
+let httpId = 0
+/** `SyncHttpRpc.Pull` from `cursor` (undefined = from the start). */
+export const httpPull = (storeId, cursor, backendId) => ({
+  _tag: 'Request',
+  id: String(httpId++),
+  tag: 'SyncHttpRpc.Pull',
+  payload: {
+    storeId,
+    cursor: cursor === undefined ? { _tag: 'None' } : { _tag: 'Some', value: { backendId, eventSequenceNumber: cursor } },
+  },
+  headers: [],
+})
+export const httpPush = (storeId, batch, backendId) => ({
+  _tag: 'Request',
+  id: String(httpId++),
+  tag: 'SyncHttpRpc.Push',
+  payload: { storeId, batch, backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId } },
+  headers: [],
+})
+export const httpPing = (storeId) => ({ _tag: 'Request', id: String(httpId++), tag: 'SyncHttpRpc.Ping', payload: { storeId }, headers: [] })
