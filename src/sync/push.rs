@@ -67,7 +67,10 @@ pub fn check_deliverable(
 /// Every event must follow its predecessor: `parentSeqNum` = previous `seqNum` and
 /// `seqNum = parentSeqNum + 1`. That is what LiveStore clients produce for global events.
 fn check_chain(batch: &[Event]) -> Result<(), SyncError> {
-    let mut expected_parent = batch[0].parent_seq_num;
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let mut expected_parent = first.parent_seq_num;
     for (i, event) in batch.iter().enumerate() {
         if event.parent_seq_num != expected_parent {
             return Err(invalid(format!(
