@@ -504,3 +504,23 @@ fn http_pulls_send_everything_at_once() {
         json!({"_tag":"NoMore"})
     );
 }
+
+#[test]
+fn only_acks_of_unpaced_connections_skip_the_store() {
+    use livestore_sync_rs::sync::service::http_answer;
+    let mut s = store();
+    let mut conn = Connection::default();
+    let ack = r#"{"_tag":"Ack","requestId":"0"}"#;
+    assert!(!conn.needs_store(ack));
+    assert!(conn.needs_store(&pull_frame("0", None, true)));
+    push_events(&mut s, 1, 2_000);
+    ws(&mut s, &mut conn, &pull_frame("0", None, false));
+    assert_eq!(conn.pending_pulls.len(), 1);
+    assert!(conn.needs_store(ack), "an Ack moves a paced pull on");
+
+    // HTTP: a lone Defect is a 400, anything else a 200; the body is a JSON array of the replies.
+    let defect = livestore_sync_rs::protocol::rpc::defect_frame("x");
+    assert_eq!(http_answer(&[defect]).0, 400);
+    let (status, body) = http_answer(&["{}".to_owned(), "{}".to_owned()]);
+    assert_eq!((status, body.as_str()), (200, "[{},{}]"));
+}

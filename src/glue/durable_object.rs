@@ -8,9 +8,9 @@ use worker::*;
 use crate::auth::{parse_leeway, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
-use crate::protocol::rpc::{self, RequestId, PING_FRAME, PONG_FRAME};
+use crate::protocol::rpc::{self, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
 use crate::sync::attachment::Attachment;
-use crate::sync::service::{Connection, Output, Store, Transport};
+use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
 use super::env;
 use super::sql_log::SqlEventLog;
@@ -169,25 +169,16 @@ impl SyncBackendDO {
     }
 
     async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
-        let max_bytes = self.max_message_bytes();
         let bytes = req.bytes().await.unwrap_or_default();
-        if bytes.len() > max_bytes {
-            return json_response(
-                413,
-                &format!(
-                    "[{}]",
-                    rpc::defect_frame(&format!(
-                        "Request body is {} bytes; the limit is {max_bytes} bytes",
-                        bytes.len()
-                    ))
-                ),
-            );
-        }
-        let Ok(body) = String::from_utf8(bytes) else {
-            return json_response(
-                400,
-                &format!("[{}]", rpc::defect_frame("Request body is not valid UTF-8")),
-            );
+        let body = match rpc::message_text(bytes, self.max_message_bytes()) {
+            Ok(body) => body,
+            Err(e) => {
+                let status = match e {
+                    Unreadable::TooLarge(_) => 413,
+                    Unreadable::NotUtf8(_) => 400,
+                };
+                return json_response(status, &format!("[{}]", rpc::defect_frame(e.reason())));
+            }
         };
         let mut replies = Vec::new();
         let outcome = self.with_store(store_id, |store| {
@@ -207,13 +198,8 @@ impl SyncBackendDO {
             console_error!("store {store_id}: {e}");
             return Response::error(format!("Storage unavailable: {e}"), 500);
         }
-        // A body that is not an RPC request at all gets a 400 (with the Defect as its body);
-        // RPC-level failures are ordinary 200 answers, as the client expects.
-        let status = match replies.as_slice() {
-            [only] if only.starts_with(r#"{"_tag":"Defect""#) => 400,
-            _ => 200,
-        };
-        json_response(status, &format!("[{}]", replies.join(",")))
+        let (status, body) = http_answer(&replies);
+        json_response(status, &body)
     }
 }
 
@@ -259,24 +245,17 @@ impl DurableObject for SyncBackendDO {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let text = match message {
-            WebSocketIncomingMessage::String(text) => text,
-            WebSocketIncomingMessage::Binary(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(_) => {
-                    let _ = ws.send_with_str(rpc::defect_frame("Binary frame is not valid UTF-8"));
-                    return Ok(());
-                }
-            },
+        let bytes = match message {
+            WebSocketIncomingMessage::String(text) => text.into_bytes(),
+            WebSocketIncomingMessage::Binary(bytes) => bytes,
         };
-        let max_bytes = self.max_message_bytes();
-        if text.len() > max_bytes {
-            let _ = ws.send_with_str(rpc::defect_frame(&format!(
-                "Message is {} bytes; the limit is {max_bytes} bytes",
-                text.len()
-            )));
-            return Ok(());
-        }
+        let text = match rpc::message_text(bytes, self.max_message_bytes()) {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = ws.send_with_str(rpc::defect_frame(e.reason()));
+                return Ok(());
+            }
+        };
         let Some(mut attachment) = read_attachment(&ws) else {
             let _ = ws.send_with_str(rpc::defect_frame("Connection state lost; please reconnect"));
             let _ = ws.close(Some(1011), Some("connection state lost"));
@@ -286,9 +265,9 @@ impl DurableObject for SyncBackendDO {
         if self.close_if_expired(&ws, &attachment, self.leeway) {
             return Ok(());
         }
-        // The client acks every chunk, broadcasts included; with no paced pull on this socket an
-        // Ack needs nothing, not even the store (which after an eviction would mean a reload).
-        if attachment.connection.pending_pulls.is_empty() && text.starts_with(r#"{"_tag":"Ack""#) {
+        // The client acks every chunk, broadcasts included: skip loading the store (a reload
+        // after an eviction) for messages that cannot need it.
+        if !attachment.connection.needs_store(&text) {
             return Ok(());
         }
         let mut conn = std::mem::take(&mut attachment.connection);

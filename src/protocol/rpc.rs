@@ -146,6 +146,42 @@ impl<'a> ClientMessage<'a> {
     }
 }
 
+/// Why a received message is refused before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Over the configured `MAX_MESSAGE_BYTES`.
+    TooLarge(String),
+    /// A binary frame or HTTP body whose bytes are not UTF-8.
+    NotUtf8(String),
+}
+
+impl Unreadable {
+    /// The text of the `Defect` that answers it.
+    pub fn reason(&self) -> &str {
+        match self {
+            Unreadable::TooLarge(r) | Unreadable::NotUtf8(r) => r,
+        }
+    }
+}
+
+/// A received message (text frame, binary frame or HTTP body) as text, refused unparsed when it
+/// is larger than `max_bytes` or not UTF-8.
+pub fn message_text(bytes: Vec<u8>, max_bytes: usize) -> Result<String, Unreadable> {
+    if bytes.len() > max_bytes {
+        return Err(Unreadable::TooLarge(format!(
+            "Message is {} bytes; the limit is {max_bytes} bytes",
+            bytes.len()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Unreadable::NotUtf8("Message is not valid UTF-8".into()))
+}
+
+/// `true` for an `Ack` as the published client spells it: the cheap test that lets an object skip
+/// loading its store for the Acks of broadcasts.
+pub fn is_ack_frame(text: &str) -> bool {
+    text.starts_with(r#"{"_tag":"Ack""#)
+}
+
 /// The exact frame the client pings with, and the runtime's auto-response to it (§3.6).
 pub const PING_FRAME: &str = r#"{"_tag":"Ping"}"#;
 pub const PONG_FRAME: &str = r#"{"_tag":"Pong"}"#;
@@ -217,4 +253,21 @@ pub fn defect_frame(message: &str) -> String {
     push_json_str(&mut s, message);
     s.push('}');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_messages() {
+        assert_eq!(message_text(b"{}".to_vec(), 2).unwrap(), "{}");
+        assert!(matches!(
+            message_text(b"{ }".to_vec(), 2),
+            Err(Unreadable::TooLarge(_))
+        ));
+        let e = message_text(vec![0x7b, 0xff], 10).unwrap_err();
+        assert!(matches!(e, Unreadable::NotUtf8(_)));
+        assert!(e.reason().contains("UTF-8"));
+    }
 }

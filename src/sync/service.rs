@@ -101,6 +101,17 @@ pub enum Output {
     Broadcast(String),
 }
 
+/// The HTTP answer to one RPC body: its replies as a JSON array, with `400` when the body was not
+/// an RPC request at all (a lone `Defect`); RPC-level failures are ordinary `200` answers, as the
+/// client expects (PROTOCOL.md §5.2).
+pub fn http_answer(replies: &[String]) -> (u16, String) {
+    let status = match replies {
+        [only] if only.starts_with(r#"{"_tag":"Defect""#) => 400,
+        _ => 200,
+    };
+    (status, format!("[{}]", replies.join(",")))
+}
+
 /// Per-connection state that must survive hibernation (the glue keeps it in the socket
 /// attachment).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +129,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Whether `text` can need the store: an `Ack` only matters while a pull on this socket is
+    /// paced by Acks (the Acks of broadcasts need nothing).
+    pub fn needs_store(&self, text: &str) -> bool {
+        !(self.pending_pulls.is_empty() && rpc::is_ack_frame(text))
+    }
+
     fn uses(&self, id: &RequestId) -> bool {
         self.live_pulls.contains(id) || self.pending_pulls.iter().any(|p| p.id == *id)
     }
