@@ -11,7 +11,8 @@ pub struct Config {
     pub cors: bool,
     /// `MAX_RESPONSE_BYTES` (default 900,000): budget of one `PullResponse`.
     pub limits: Limits,
-    /// `MAX_MESSAGE_BYTES` (default 32 MiB, Cloudflare's WebSocket message limit): larger
+    /// `MAX_MESSAGE_BYTES` (default 32 MiB, Cloudflare's current WebSocket message limit as we
+    /// understand it; not verified against production): larger
     /// incoming frames and HTTP bodies are refused before they are parsed.
     pub max_message_bytes: usize,
     /// `HTTP_RESPONSE_HEADERS`: a JSON object of extra headers for every response the Worker
@@ -19,7 +20,8 @@ pub struct Config {
     pub extra_headers: Vec<(String, String)>,
 }
 
-/// Cloudflare's limit on one received WebSocket message.
+/// Cloudflare's limit on one received WebSocket message, as we understand it (1 MiB in older
+/// documentation; local workerd accepts more).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// A variable with a value we cannot use.

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, rawCollectPull, rawConnect, rawPush, useServer } from './harness.mjs'
+import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, rawCollectPull, rawConnect, rawPush, seqNumsOf, useServer } from './harness.mjs'
 
 const server = useServer()
 
@@ -57,7 +57,7 @@ test('raw: parent behind and parent ahead of the head both give ServerAheadError
 
     const { responses } = await rawCollectPull(conn, { storeId })
     assert.deepEqual(
-      responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum)),
+      seqNumsOf(responses),
       [1, 2, 3],
     )
   } finally {

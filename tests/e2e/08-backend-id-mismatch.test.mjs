@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, nextId, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, useServer } from './harness.mjs'
+import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, nextId, pullRequest, rawCollectPull, rawConnect, rawPush, seqNumsOf, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
 
@@ -46,7 +46,7 @@ test('published client with a stale stored backendId: pull and push fail with Ba
   try {
     const { responses } = await rawCollectPull(conn, { storeId })
     assert.deepEqual(
-      responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum)),
+      seqNumsOf(responses),
       [1, 2, 3],
     )
   } finally {
@@ -79,7 +79,7 @@ test('raw: mismatching backendId on push (even with a wrong parent) and on a liv
     assert.deepEqual(ok, { _tag: 'Success', value: {} })
     const { responses } = await rawCollectPull(conn, { storeId, cursor: 3, backendId })
     assert.deepEqual(
-      responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum)),
+      seqNumsOf(responses),
       [4],
     )
     await sleep(100)

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { TARGET, encodedFailure, ev, evRange, freshStoreId, makeClient, oursOnly, rawCollectPull, rawConnect, rawPush, startServer } from './harness.mjs'
+import { encodedFailure, ev, evRange, freshStoreId, makeClient, oursOnly, rawCollectPull, rawConnect, rawPush, seqNumsOf, startServer, TARGET } from './harness.mjs'
 
 const DO_DIR = 'livestore-sync-rs-SyncBackendDO'
 
@@ -70,7 +70,7 @@ test(`store written by the reference server is pulled intact by ${TARGET === 're
   // cursor pulls and the head work on the inherited store
   const tail = await pullAll(reader, storeId, 118, backendId)
   assert.deepEqual(
-    tail.responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum)),
+    seqNumsOf(tail.responses),
     [119, 120, 121, 122],
   )
   const conn = await rawConnect(reader, { storeId })
@@ -116,7 +116,7 @@ test('a store the reference wedged (rows stored past its head) is repaired by ou
     servers.push(ours)
     const c = await rawConnect(ours, { storeId })
     try {
-      const pulled = (await rawCollectPull(c, { storeId })).responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum))
+      const pulled = seqNumsOf((await rawCollectPull(c, { storeId })).responses)
       assert.deepEqual(pulled, Array.from({ length: 19 }, (_, i) => i + 1), 'the 14 stored rows are part of the log')
       const stale = await rawPush(c, { storeId, batch: evRange(6, 6), backendId })
       assert.deepEqual(encodedFailure(stale), { _tag: 'ServerAheadError', minimumExpectedNum: 19, providedNum: 5 })

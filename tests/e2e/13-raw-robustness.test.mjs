@@ -3,16 +3,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { ev, evRange, freshStoreId, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawPush, sleep, useServer } from './harness.mjs'
+import { ev, evRange, freshStoreId, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawPush, seqNumsOf, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
-
-const seqsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum))
 
 /** The socket still serves RPCs and Pings. */
 const assertServing = async (conn, storeId, expectedSeqs) => {
   const { responses, exit } = await rawCollectPull(conn, { storeId })
-  assert.deepEqual(seqsOf(responses), expectedSeqs)
+  assert.deepEqual(seqNumsOf(responses), expectedSeqs)
   assert.deepEqual(exit, { _tag: 'Success' })
   const before = conn.messages.length
   conn.sendRaw('{ "_tag": "Ping" }')
@@ -64,7 +62,7 @@ test(
 
       conn.send(pullRequest({ id: 'pull-xyz', storeId }))
       const chunk = await conn.waitFor((m) => m?._tag === 'Chunk' && m.requestId === 'pull-xyz', 5000, 'Chunk for id "pull-xyz"')
-      assert.deepEqual(seqsOf(chunk.values), [1, 2])
+      assert.deepEqual(seqNumsOf(chunk.values), [1, 2])
       conn.send({ _tag: 'Ack', requestId: 'pull-xyz' })
       const pullExit = await conn.waitFor((m) => m?._tag === 'Exit' && m.requestId === 'pull-xyz', 5000, 'Exit for id "pull-xyz"')
       assert.deepEqual(pullExit.exit, { _tag: 'Success' })
@@ -95,13 +93,13 @@ test(
       assert.equal(failed._tag, 'Failure', `must fail: ${JSON.stringify(failed)}`)
 
       const after = await rawCollectPull(conn, { storeId })
-      assert.deepEqual(seqsOf(after.responses), [1, 2, 3, 4, 5], 'nothing of the failed batch was stored')
+      assert.deepEqual(seqNumsOf(after.responses), [1, 2, 3, 4, 5], 'nothing of the failed batch was stored')
 
       // the head did not move: a correct push on parent 5 succeeds
       assert.deepEqual(await rawPush(conn, { storeId, batch: evRange(6, 20), backendId }), { _tag: 'Success', value: {} })
       const final = await rawCollectPull(conn, { storeId })
       assert.deepEqual(
-        seqsOf(final.responses),
+        seqNumsOf(final.responses),
         Array.from({ length: 20 }, (_, i) => i + 1),
       )
       await sleep(50)

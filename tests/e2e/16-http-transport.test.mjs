@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { BACKEND_ID_RE, ISO_RE, encodedFailure, ev, evRange, eventsOf, failureOf, freshStoreId, httpPing, httpPull, httpPush, makeClient, oursOnly, rawHttp, startServer, syncQuery, useServer, waitConnected } from './harness.mjs'
+import { BACKEND_ID_RE, encodedFailure, ev, eventsOf, evRange, failureOf, freshStoreId, httpPing, httpPull, httpPush, ISO_RE, makeClient, oursOnly, rawHttp, seqNumsOf, startServer, syncQuery, useServer, waitConnected } from './harness.mjs'
 
 const server = useServer()
 
@@ -37,8 +37,6 @@ const rawPushHttp = async (storeId, batch, backendId) => {
   assert.equal(res.json[0].requestId, req.id)
   return res.json[0].exit
 }
-
-const seqsOf = (responses) => eventsOf(responses).map((e) => e.seqNum)
 
 const httpClient = (storeId, extra = {}) =>
   makeClient({ url: server.url, storeId, transport: 'http', timeoutMs: 30_000, ...extra })
@@ -80,8 +78,8 @@ test('published HTTP client: push then pull (from None and from a cursor)', asyn
       assert.equal(metadata._tag, 'Some')
       assert.match(metadata.value.createdAt, ISO_RE)
     }
-    assert.deepEqual(seqsOf(await C.collectPull(2)), [3])
-    assert.deepEqual(seqsOf(await C.collectPull(3)), [])
+    assert.deepEqual(seqNumsOf(await C.collectPull(2)), [3])
+    assert.deepEqual(seqNumsOf(await C.collectPull(3)), [])
   } finally {
     await C.close()
   }
@@ -117,12 +115,12 @@ test('pagination: 250 events come in pages of ≤ 100 with remaining counting do
 
     const raw = await rawPull(storeId)
     check(raw.responses, 250)
-    assert.deepEqual(seqsOf(raw.responses), Array.from({ length: 250 }, (_, i) => i + 1))
+    assert.deepEqual(seqNumsOf(raw.responses), Array.from({ length: 250 }, (_, i) => i + 1))
     const backendId = raw.responses[0].backendId
 
     const from120 = await rawPull(storeId, 120, backendId)
     check(from120.responses, 130)
-    assert.deepEqual(seqsOf(from120.responses), Array.from({ length: 130 }, (_, i) => i + 121))
+    assert.deepEqual(seqNumsOf(from120.responses), Array.from({ length: 130 }, (_, i) => i + 121))
   } finally {
     await C.close()
   }
@@ -145,7 +143,7 @@ test('ServerAheadError: published client with a stale parent, raw push with a pa
       _tag: 'Failure',
       cause: { _tag: 'Fail', error: { minimumExpectedNum: 3, providedNum: 5, _tag: 'ServerAheadError' } },
     })
-    assert.deepEqual(seqsOf((await rawPull(storeId)).responses), [1, 2, 3])
+    assert.deepEqual(seqNumsOf((await rawPull(storeId)).responses), [1, 2, 3])
 
     // after catching up B pushes on top of the head
     await B.collectPull()
@@ -188,7 +186,7 @@ test('BackendIdMismatchError: published client with a stale backendId, raw pull 
   assert.deepEqual(encodedFailure(pull.exit), { _tag: 'BackendIdMismatchError', expected: backendId, received: 'nope' })
   const push = await rawPushHttp(storeId, [ev(4, 3)], 'nope')
   assert.deepEqual(encodedFailure(push), { _tag: 'BackendIdMismatchError', expected: backendId, received: 'nope' })
-  assert.deepEqual(seqsOf((await rawPull(storeId)).responses), [1, 2, 3], 'nothing stored by the refused pushes')
+  assert.deepEqual(seqNumsOf((await rawPull(storeId)).responses), [1, 2, 3], 'nothing stored by the refused pushes')
 })
 
 test('an HTTP push reaches a live WebSocket pull; a WebSocket push reaches a polling HTTP live pull', async () => {

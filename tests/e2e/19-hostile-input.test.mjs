@@ -4,12 +4,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { evRange, freshStoreId, oursOnly, rawCollectPull, rawConnect, rawPush, useServer } from './harness.mjs'
+import { evRange, freshStoreId, oursOnly, rawCollectPull, rawConnect, rawPush, seqNumsOf, useServer } from './harness.mjs'
 
 const MAX_MESSAGE_BYTES = 200_000
 const server = useServer({ env: { MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } })
-
-const seqsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded.seqNum))
 
 /** Sends one frame and returns the next message received after it (parsed JSON, or text). */
 const answer = async (conn, frame, what) => {
@@ -86,7 +84,7 @@ test('every hostile frame gets a Defect or an RPC failure, stores nothing, and t
     assert.deepEqual(await rawPush(conn, { storeId, batch: evRange(4, 4), backendId }), { _tag: 'Success', value: {} })
     await conn.waitFor((m, raw) => conn.messages.indexOf(raw) >= before && m?._tag === 'Chunk' && m.requestId === '77', 5000, 'broadcast to the live pull')
     const { responses } = await rawCollectPull(conn, { storeId })
-    assert.deepEqual(seqsOf(responses), [1, 2, 3, 4], 'only the valid pushes were stored')
+    assert.deepEqual(seqNumsOf(responses), [1, 2, 3, 4], 'only the valid pushes were stored')
   } finally {
     await conn.close()
   }

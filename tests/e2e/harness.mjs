@@ -447,6 +447,9 @@ export const encodedFailure = (exit) => {
 /** Flattens PullResponses (raw or client items) into the list of events. */
 export const eventsOf = (responses) => responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))
 
+/** The seqNums of PullResponses (raw or client items), in order. */
+export const seqNumsOf = (responses) => eventsOf(responses).map((e) => e.seqNum)
+
 /**
  * One server for the whole test file: started before its first test, stopped after its last.
  * Returns an object that becomes the started server (url, stop(), …) once `before` has run.
