@@ -18,7 +18,14 @@ pub struct Config {
     /// `HTTP_RESPONSE_HEADERS`: a JSON object of extra headers for every response the Worker
     /// makes (e.g. `{"Access-Control-Allow-Credentials":"true"}`).
     pub extra_headers: Vec<(String, String)>,
+    /// `FIRST_REQUEST_TIMEOUT_SECONDS` (default 10, `0` = never): a WebSocket that carries no
+    /// RPC request this long after opening is closed with `4000`, so a client that reconnected
+    /// without re-sending its requests fails and retries them (see `sync::closing`).
+    pub first_request_timeout_ms: Option<i64>,
 }
+
+/// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
+pub const DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS: u64 = 10;
 
 /// Cloudflare's limit on one received WebSocket message, as we understand it (1 MiB in older
 /// documentation; local workerd accepts more).
@@ -60,8 +67,16 @@ impl Config {
                     .collect::<Result<_, _>>()?
             }
         };
+        let first_request_timeout = parse_size(
+            "FIRST_REQUEST_TIMEOUT_SECONDS",
+            lookup("FIRST_REQUEST_TIMEOUT_SECONDS"),
+            DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS as usize,
+            0,
+        )?;
         Ok(Config {
             cors,
+            first_request_timeout_ms: (first_request_timeout > 0)
+                .then(|| (first_request_timeout.min(86_400) as i64) * 1000),
             limits: Limits {
                 max_response_bytes,
                 ..Limits::default()
@@ -128,5 +143,15 @@ mod tests {
             assert!(e.unwrap_err().0.contains("HTTP_RESPONSE_HEADERS"));
         }
         assert!(Config::from_lookup(|k| (k == "MAX_MESSAGE_BYTES").then(|| "12".into())).is_err());
+        assert_eq!(c.first_request_timeout_ms, Some(10_000));
+        let off = |v: &str| {
+            Config::from_lookup(|k| (k == "FIRST_REQUEST_TIMEOUT_SECONDS").then(|| v.into()))
+        };
+        assert_eq!(off("0").unwrap().first_request_timeout_ms, None);
+        assert_eq!(off("3").unwrap().first_request_timeout_ms, Some(3_000));
+        assert!(off("-1")
+            .unwrap_err()
+            .0
+            .contains("FIRST_REQUEST_TIMEOUT_SECONDS"));
     }
 }

@@ -5,11 +5,12 @@ use std::cell::RefCell;
 
 use worker::*;
 
-use crate::auth::{parse_leeway, EXPIRED_CLOSE_CODE, EXPIRED_CLOSE_REASON, EXPIRES_HEADER};
+use crate::auth::{parse_leeway, EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::protocol::rpc::{self, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
 use crate::sync::attachment::Attachment;
+use crate::sync::closing::{ClosingPolicy, Closure};
 use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
 use super::env;
@@ -24,12 +25,17 @@ fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<()> {
     ws.serialize_attachment(attachment.to_json())
 }
 
-fn now_seconds() -> i64 {
-    (js_sys::Date::now() / 1000.0).floor() as i64
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
+}
+
+/// Closes a socket on the server's initiative; the client then fails its requests and reconnects.
+fn close(ws: &WebSocket, why: Closure) {
+    let _ = ws.close(Some(why.code()), Some(why.reason()));
 }
 
 fn json_response(status: u16, body: &str) -> Result<Response> {
@@ -48,8 +54,8 @@ pub struct SyncBackendDO {
     state: State,
     /// Read once per instance: vars and secrets only change with a redeploy, which restarts it.
     config: std::result::Result<Config, String>,
-    /// `JWT_LEEWAY_SECONDS`, for re-checking token expiry on open sockets.
-    leeway: i64,
+    /// When sockets are closed on the server's initiative (token expiry, no request).
+    closing: ClosingPolicy,
     /// Loaded on the first message after construction (and so again after every eviction).
     store: RefCell<Option<Store<SqlEventLog>>>,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
@@ -111,29 +117,29 @@ impl SyncBackendDO {
     }
 
     /// Closes the socket if its token has run out; `true` if it did.
-    fn close_if_expired(&self, ws: &WebSocket, attachment: &Attachment, leeway: i64) -> bool {
-        if !attachment.grant().expired(now_seconds(), leeway) {
+    fn close_if_expired(&self, ws: &WebSocket, attachment: &Attachment) -> bool {
+        if attachment.due(&self.closing, now_ms()) != Some(Closure::TokenExpired) {
             return false;
         }
-        let _ = ws.close(Some(EXPIRED_CLOSE_CODE), Some(EXPIRED_CLOSE_REASON));
+        close(ws, Closure::TokenExpired);
         true
     }
 
-    /// Makes sure an alarm fires when the earliest token of the open sockets expires.
-    async fn schedule_expiry_alarm(&self) -> Result<()> {
-        let leeway = self.leeway;
+    /// Makes sure an alarm fires at the earliest deadline of the open sockets (token expiry,
+    /// first request).
+    async fn schedule_alarm(&self) -> Result<()> {
+        let now = now_ms();
         let next = self
             .state
             .get_websockets()
             .iter()
             .filter_map(read_attachment)
-            .filter_map(|a| a.auth_expires)
-            .map(|exp| exp.saturating_add(leeway))
-            // Sockets already closed for expiry may still be listed while they finish closing.
-            .filter(|deadline| *deadline > now_seconds())
+            .filter_map(|a| a.deadline(&self.closing))
+            .map(|(at, _)| at)
+            // Sockets already closed may still be listed while they finish closing.
+            .filter(|at| *at > now)
             .min();
-        if let Some(deadline) = next {
-            let at_ms = deadline.saturating_mul(1000);
+        if let Some(at_ms) = next {
             let current = self.state.storage().get_alarm().await?;
             if current.is_none_or(|c| c > at_ms) {
                 let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
@@ -156,11 +162,9 @@ impl SyncBackendDO {
         self.state.accept_web_socket(&pair.server);
         write_attachment(
             &pair.server,
-            &Attachment::new(store_id, payload, auth_expires),
+            &Attachment::new(store_id, payload, auth_expires, now_ms()),
         )?;
-        if auth_expires.is_some() {
-            self.schedule_expiry_alarm().await?;
-        }
+        self.schedule_alarm().await?;
         // Exact pings are answered by the runtime without waking the object (§3.6).
         if let Ok(pair) = worker_sys::WebSocketRequestResponsePair::new(PING_FRAME, PONG_FRAME) {
             self.state.set_websocket_auto_response(&pair);
@@ -207,11 +211,17 @@ impl DurableObject for SyncBackendDO {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
         let config = env::config(&env).map_err(|e| e.0);
-        let leeway = parse_leeway(env::lookup(&env, "JWT_LEEWAY_SECONDS")).unwrap_or(0);
+        let closing = ClosingPolicy {
+            leeway_seconds: parse_leeway(env::lookup(&env, "JWT_LEEWAY_SECONDS")).unwrap_or(0),
+            first_request_timeout_ms: config
+                .as_ref()
+                .map(|c| c.first_request_timeout_ms)
+                .unwrap_or(None),
+        };
         SyncBackendDO {
             state,
             config,
-            leeway,
+            closing,
             store: RefCell::new(None),
             subscribers: RefCell::new(None),
         }
@@ -262,7 +272,7 @@ impl DurableObject for SyncBackendDO {
             return Ok(());
         };
         // The original checks the token only at connect; we stop a socket whose token ran out.
-        if self.close_if_expired(&ws, &attachment, self.leeway) {
+        if self.close_if_expired(&ws, &attachment) {
             return Ok(());
         }
         // The client acks every chunk, broadcasts included: skip loading the store (a reload
@@ -319,13 +329,13 @@ impl DurableObject for SyncBackendDO {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let leeway = self.leeway;
+        let now = now_ms();
         for ws in self.state.get_websockets() {
-            if let Some(attachment) = read_attachment(&ws) {
-                self.close_if_expired(&ws, &attachment, leeway);
+            if let Some(why) = read_attachment(&ws).and_then(|a| a.due(&self.closing, now)) {
+                close(&ws, why);
             }
         }
-        self.schedule_expiry_alarm().await?;
+        self.schedule_alarm().await?;
         Response::ok("")
     }
 

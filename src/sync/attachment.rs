@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Grant;
-
 use super::service::Connection;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +26,11 @@ pub struct Attachment {
         skip_serializing_if = "Option::is_none"
     )]
     pub auth_expires: Option<i64>,
+    /// When the socket was accepted (Unix milliseconds), for the first-request deadline
+    /// ([`super::closing`]). Absent on sockets accepted before this field existed: they are
+    /// never closed for it.
+    #[serde(rename = "openedAt", default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<i64>,
 }
 
 impl Attachment {
@@ -35,18 +38,14 @@ impl Attachment {
         store_id: String,
         payload: Option<serde_json::Value>,
         auth_expires: Option<i64>,
+        opened_at: i64,
     ) -> Self {
         Attachment {
             store_id,
             payload,
             connection: Connection::default(),
             auth_expires,
-        }
-    }
-
-    pub fn grant(&self) -> Grant {
-        Grant {
-            expires_at: self.auth_expires,
+            opened_at: Some(opened_at),
         }
     }
 
@@ -74,8 +73,10 @@ mod tests {
             "store-1".into(),
             Some(serde_json::json!({"authToken": "t"})),
             Some(42),
+            1_700_000_000_000,
         );
         a.connection.live_pulls = vec![id(r#""0""#), id("7"), id(r#""abc""#)];
+        a.connection.requested = true;
         a.connection.pending_pulls.push(PendingPull {
             id: id(r#""9""#),
             after: 100,

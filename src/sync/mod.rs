@@ -3,6 +3,7 @@
 
 pub mod attachment;
 pub mod backend_id;
+pub mod closing;
 pub mod limits;
 pub mod pull;
 pub mod push;

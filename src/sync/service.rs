@@ -126,6 +126,11 @@ pub struct Connection {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub pending_pulls: Vec<PendingPull>,
+    /// Whether any RPC request arrived on this connection. A socket that never carries one is
+    /// closed after a while ([`super::closing`]): the published client can reconnect silently
+    /// and leave its requests unanswered on a socket that only ever pings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requested: bool,
 }
 
 impl Connection {
@@ -200,7 +205,8 @@ impl<L: EventLog> Store<L> {
                 }
             }
             ClientMessage::Request(request) => {
-                return self.handle_request(transport, conn, request, now, out);
+                let first = !std::mem::replace(&mut conn.requested, true);
+                return self.handle_request(transport, conn, request, now, out) || first;
             }
         }
         false

@@ -1,0 +1,131 @@
+//! When the server closes a WebSocket on its own, and with what code.
+//!
+//! Two reasons, both decided from the socket's attachment alone so that an alarm can act on them
+//! after hibernation:
+//!
+//! - **Token expired** (`4001`): the original checks the token only at connect; we stop a socket
+//!   whose token ran out, and the client reconnects with a fresh one.
+//! - **No request** (`4000`): the published client (`@livestore/sync-cf@0.4.0`, via
+//!   `@livestore/utils`' socket pinger) sometimes declares a healthy socket dead — its ping
+//!   schedule fires twice within a millisecond or two, and the second tick finds the Pong of the
+//!   first not yet arrived. It then reconnects *silently*: the requests in flight on the old
+//!   socket (a push awaiting its answer, the live pull) are neither failed nor sent again, so the
+//!   app never syncs again until reloaded. Its new socket carries nothing but pings. Closing a
+//!   socket that has carried no request for a while makes the client fail those requests
+//!   (`IsOfflineError` / `UnknownError`), which LiveStore retries on a fresh socket.
+//!   A LiveStore client sends its live pull the moment a socket opens, so only such orphaned
+//!   sockets (or clients that never sync) are closed.
+
+use super::attachment::Attachment;
+
+/// Why the server closes a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closure {
+    TokenExpired,
+    NoRequest,
+}
+
+impl Closure {
+    pub fn code(self) -> u16 {
+        match self {
+            Closure::TokenExpired => crate::auth::EXPIRED_CLOSE_CODE,
+            Closure::NoRequest => 4000,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Closure::TokenExpired => crate::auth::EXPIRED_CLOSE_REASON,
+            Closure::NoRequest => "No request on this socket; reconnect",
+        }
+    }
+}
+
+/// The settings that decide deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosingPolicy {
+    /// `JWT_LEEWAY_SECONDS`: expiry is `exp + leeway`.
+    pub leeway_seconds: i64,
+    /// `FIRST_REQUEST_TIMEOUT_SECONDS` in milliseconds; `None` never closes for it.
+    pub first_request_timeout_ms: Option<i64>,
+}
+
+impl Attachment {
+    /// The earliest moment (Unix milliseconds) at which this socket must be closed if nothing
+    /// changes, and why.
+    pub fn deadline(&self, policy: &ClosingPolicy) -> Option<(i64, Closure)> {
+        let expiry = self.auth_expires.map(|exp| {
+            (
+                exp.saturating_add(policy.leeway_seconds)
+                    .saturating_mul(1000),
+                Closure::TokenExpired,
+            )
+        });
+        let no_request = match (
+            self.connection.requested,
+            self.opened_at,
+            policy.first_request_timeout_ms,
+        ) {
+            (false, Some(opened), Some(timeout)) => {
+                Some((opened.saturating_add(timeout), Closure::NoRequest))
+            }
+            _ => None,
+        };
+        [expiry, no_request]
+            .into_iter()
+            .flatten()
+            .min_by_key(|d| d.0)
+    }
+
+    /// Why this socket must be closed at `now_ms`, if it must.
+    pub fn due(&self, policy: &ClosingPolicy, now_ms: i64) -> Option<Closure> {
+        self.deadline(policy)
+            .filter(|(at, _)| *at <= now_ms)
+            .map(|(_, why)| why)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: ClosingPolicy = ClosingPolicy {
+        leeway_seconds: 5,
+        first_request_timeout_ms: Some(10_000),
+    };
+
+    #[test]
+    fn a_socket_without_a_request_is_due_after_the_timeout() {
+        let a = Attachment::new("s".into(), None, None, 1_000);
+        assert_eq!(a.deadline(&POLICY), Some((11_000, Closure::NoRequest)));
+        assert_eq!(a.due(&POLICY, 10_999), None);
+        assert_eq!(a.due(&POLICY, 11_000), Some(Closure::NoRequest));
+        let off = ClosingPolicy {
+            first_request_timeout_ms: None,
+            ..POLICY
+        };
+        assert_eq!(a.deadline(&off), None);
+    }
+
+    #[test]
+    fn a_request_lifts_the_first_request_deadline() {
+        let mut a = Attachment::new("s".into(), None, None, 1_000);
+        a.connection.requested = true;
+        assert_eq!(a.deadline(&POLICY), None);
+        // Sockets accepted before `openedAt` existed are never closed for it.
+        let mut old = Attachment::new("s".into(), None, None, 1_000);
+        old.opened_at = None;
+        assert_eq!(old.deadline(&POLICY), None);
+    }
+
+    #[test]
+    fn token_expiry_counts_the_leeway_and_the_earliest_deadline_wins() {
+        let mut a = Attachment::new("s".into(), None, Some(3), 1_000);
+        assert_eq!(a.deadline(&POLICY), Some((8_000, Closure::TokenExpired)));
+        a.auth_expires = Some(60);
+        assert_eq!(a.deadline(&POLICY), Some((11_000, Closure::NoRequest)));
+        a.connection.requested = true;
+        assert_eq!(a.deadline(&POLICY), Some((65_000, Closure::TokenExpired)));
+        assert_eq!(a.due(&POLICY, 65_000).map(Closure::code), Some(4001));
+    }
+}
