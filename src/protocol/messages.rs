@@ -36,12 +36,19 @@ where
     }
 }
 
+/// A field that may be absent, where an explicit JSON `null` is a value, not an absence
+/// (serde's `Option` would read `null` as `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
+}
+
 /// `LiveStoreEvent.Global.Encoded` (§4.3). Unknown fields are dropped, as the reference does.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {
     pub name: String,
-    /// Absent (`None`) is distinct from JSON `null` (`Some("null")`), see §4.3.
-    #[serde(default)]
+    /// Absent (`None`, stored as SQL NULL) is distinct from JSON `null` (`Some("null")`, stored
+    /// as the text `null`), see §4.3: each comes back exactly as it was pushed, on every path.
+    #[serde(default, deserialize_with = "present")]
     pub args: Option<Box<RawValue>>,
     #[serde(rename = "seqNum")]
     pub seq_num: i64,
@@ -64,7 +71,7 @@ impl Event {
 #[derive(Debug, Clone, Copy)]
 pub struct EventView<'a> {
     pub name: &'a str,
-    /// Raw JSON; `None` omits the key (live broadcast of an event pushed without args, §4.3).
+    /// Raw JSON; `None` omits the key (an event pushed without args, §4.3).
     pub args: Option<&'a str>,
     pub seq_num: i64,
     pub parent_seq_num: i64,

@@ -47,7 +47,9 @@ pub struct StoredEvent {
     pub seq_num: i64,
     pub parent_seq_num: i64,
     pub name: String,
-    /// Raw JSON text; SQL NULL (pushed without args) is read back as JSON `null` (§4.3).
+    /// Raw JSON text; SQL NULL is an event pushed without args, and is sent without them again
+    /// (the reference turns it into `"args":null` in history pulls only, §4.3, so two clients
+    /// would see different events).
     pub args: Option<String>,
     pub created_at: String,
     pub client_id: String,
@@ -58,7 +60,7 @@ impl StoredEvent {
     pub fn view(&self) -> EventView<'_> {
         EventView {
             name: &self.name,
-            args: Some(self.args.as_deref().unwrap_or("null")),
+            args: self.args.as_deref(),
             seq_num: self.seq_num,
             parent_seq_num: self.parent_seq_num,
             client_id: &self.client_id,

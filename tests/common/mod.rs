@@ -119,7 +119,12 @@ pub fn send(
     outs
 }
 
+/// One WebSocket frame, handled as the Durable Object handles it: frames that cannot need the
+/// store (the Acks of broadcasts) are dropped before the core, exactly as in production.
 pub fn ws(store: &mut Store<MemLog>, conn: &mut Connection, frame: &str) -> Outputs {
+    if !conn.needs_store(frame) {
+        return Outputs::default();
+    }
     send(store, Transport::WebSocket, conn, frame)
 }
 
