@@ -222,21 +222,74 @@ fn push_is_broadcast_before_its_ack_and_live_pull_registers() {
 }
 
 #[test]
-fn args_absent_is_omitted_live_and_null_in_history() {
+fn args_come_back_as_they_were_pushed_absent_or_null_live_and_in_history() {
     let mut s = store();
-    let mut e = event(1);
-    e.as_object_mut().unwrap().remove("args");
+    let mut absent = event(1);
+    absent.as_object_mut().unwrap().remove("args");
+    let mut null = event(2);
+    null["args"] = Value::Null;
     let o = ws(
         &mut s,
         &mut Connection::default(),
-        &push_frame("1", &[e], None),
+        &push_frame("1", &[absent, null], None),
     );
-    assert!(o.broadcasts[0]["batch"][0]["eventEncoded"]
-        .get("args")
-        .is_none());
+    let live = &o.broadcasts[0]["batch"];
+    let history = &pull_all(&mut s, None)[0]["batch"];
+    for batch in [live, history] {
+        assert!(batch[0]["eventEncoded"].get("args").is_none(), "{batch}");
+        assert_eq!(
+            batch[1]["eventEncoded"].get("args"),
+            Some(&Value::Null),
+            "{batch}"
+        );
+    }
+    // stored as the reference stores them: SQL NULL for absent, the text `null` for null
+    let rows = s.log.rows.borrow();
+    assert_eq!(rows[&1].args, None);
+    assert_eq!(rows[&2].args.as_deref(), Some("null"));
+}
+
+#[test]
+fn an_interrupted_pull_gets_its_exit_and_nothing_more() {
+    const INTERRUPTED: &str = r#"{"_tag":"Exit","requestId":"0","exit":{"_tag":"Failure","cause":{"_tag":"Interrupt","fiberId":{"_tag":"None"}}}}"#;
+    // A live pull: after its Interrupt, pushes no longer reach it.
+    let mut s = store();
+    let mut conn = Connection::default();
+    ws(&mut s, &mut conn, &pull_frame("0", None, true));
+    let o = ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#);
+    assert_eq!(o.raw_replies, vec![INTERRUPTED.to_owned()]);
+    assert!(conn.live_pulls.is_empty(), "no longer a broadcast target");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("p", &[event(1)], None),
+    );
     assert_eq!(
-        pull_all(&mut s, None)[0]["batch"][0]["eventEncoded"]["args"],
-        Value::Null
+        o.broadcasts.len(),
+        1,
+        "the push is broadcast, to nobody here"
+    );
+    // A paced pull with most of its history unsent: Acks release nothing after the Interrupt.
+    push_events(&mut s, 2, 2_000);
+    let mut conn = Connection::default();
+    assert_eq!(
+        ws(&mut s, &mut conn, &pull_frame("0", None, true))
+            .replies
+            .len(),
+        8
+    );
+    let o = ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#);
+    assert_eq!(o.raw_replies, vec![INTERRUPTED.to_owned()]);
+    for _ in 0..8 {
+        let o = ws(&mut s, &mut conn, r#"{"_tag":"Ack","requestId":"0"}"#);
+        assert!(o.replies.is_empty(), "{:?}", o.replies);
+    }
+    assert!(conn.pending_pulls.is_empty() && conn.live_pulls.is_empty());
+    // A second Interrupt has nothing to interrupt.
+    assert!(
+        ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#)
+            .replies
+            .is_empty()
     );
 }
 

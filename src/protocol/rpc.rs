@@ -176,13 +176,6 @@ pub fn message_text(bytes: Vec<u8>, max_bytes: usize) -> Result<String, Unreadab
     String::from_utf8(bytes).map_err(|_| Unreadable::NotUtf8("Message is not valid UTF-8".into()))
 }
 
-/// `true` for an `Ack` as the published client spells it (`{"_tag":"Ack","requestId":…}`): the
-/// cheap test that lets an object skip loading its store for the Acks of broadcasts. Anything
-/// else, a malformed Ack included, goes through the decoder and gets its answer.
-pub fn is_ack_frame(text: &str) -> bool {
-    text.starts_with(r#"{"_tag":"Ack","requestId":"#)
-}
-
 /// The exact frame the client pings with, and the runtime's auto-response to it (§3.6).
 pub const PING_FRAME: &str = r#"{"_tag":"Ping"}"#;
 pub const PONG_FRAME: &str = r#"{"_tag":"Pong"}"#;

@@ -136,10 +136,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Whether `text` can need the store: an `Ack` only matters while a pull on this socket is
-    /// paced by Acks (the Acks of broadcasts need nothing).
+    /// Whether `text` can need the store: a well-formed `Ack` only matters while a pull on this
+    /// socket is paced by Acks (the Acks of broadcasts need nothing). Decoding a frame is cheap;
+    /// loading the store after an eviction is not.
     pub fn needs_store(&self, text: &str) -> bool {
-        !(self.pending_pulls.is_empty() && rpc::is_ack_frame(text))
+        !(self.pending_pulls.is_empty()
+            && matches!(ClientMessage::decode(text), Ok(ClientMessage::Ack(_))))
     }
 
     fn uses(&self, id: &RequestId) -> bool {

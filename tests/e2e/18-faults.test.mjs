@@ -335,14 +335,24 @@ test('a client that disconnects in the middle of a 3,000-event pull does not dis
       "the watcher's live pull: every event once, in order",
     )
 
-    // the interrupted socket is still usable and its interrupted pull gets nothing more
+    // the interrupted pull got its Exit (an interruption), and nothing more: not the rest of its
+    // history even when the client acks what it got (which would release it), nor broadcasts
     const { conn, R: I } = interrupted
+    await I.until('the Exit of the interrupted pull', () => I.exit() !== undefined)
+    const cause = I.exit().cause
+    assert.equal(I.exit()._tag, 'Failure')
+    assert.ok(JSON.stringify(cause).includes('"_tag":"Interrupt"'), `an interrupt cause: ${JSON.stringify(cause)}`)
+    assert.equal(I.chunks().length, 1, 'only the chunk before the interrupt')
+    I.resume() // acks the chunk it got: a pull still running would get its next responses now
+    await sleep(500)
+    assert.equal(I.chunks().length, 1, 'the Acks of an interrupted pull release nothing')
     const before = I.seqs().length
     const backendId = await reader.storedBackendId()
     const { responses, exit } = await rawCollectPull(conn, { storeId, cursor: TOTAL, backendId })
     assert.deepEqual(exit, { _tag: 'Success' })
     assert.deepEqual(seqsOf(responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))), [TOTAL + 1])
     assert.equal(I.seqs().length, before, 'no history or broadcast for an interrupted pull')
+    assert.equal(conn.messages.filter((m) => m.json?.requestId === I.id && m.json._tag === 'Exit').length, 1, 'one Exit')
 
     // the stalled reader picks up where it stopped and gets everything exactly once, in order
     const skipStalled = oursOnly('sends broadcasts to a live pull whose history is still paced (PROTOCOL 7.6), out of order')
