@@ -12,6 +12,12 @@ const url = params.get('syncUrl')
 if (!url) throw new Error('livestore.worker: the syncUrl query parameter is missing')
 const transport = params.get('transport') === 'http' ? 'http' : 'ws'
 
+// A Web Lock held for this worker's whole life (released when it is terminated): after a store
+// restart the page waits for it, so the next leader worker does not open the OPFS files while this
+// one still holds them (see `start` in main.ts).
+const lifeLock = params.get('lifeLock')
+if (lifeLock) void navigator.locks.request(lifeLock, () => new Promise<never>(() => {}))
+
 if (transport === 'ws') {
   // Tell the page how the server closed the sync socket (e.g. 4001 "Token expired"): the published
   // client keeps the close code to itself and just reconnects. makeWsSync opens its sockets with

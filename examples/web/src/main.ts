@@ -92,12 +92,16 @@ const adapter = makePersistedAdapter({
     const url = new URL(leaderWorkerUrl, location.href)
     url.searchParams.set('syncUrl', syncUrl)
     url.searchParams.set('transport', transport)
+    leaderWorkerLock = `livestore-example:leader-worker:${crypto.randomUUID()}`
+    url.searchParams.set('lifeLock', leaderWorkerLock)
     return new Worker(url, { type: 'module', name })
   },
   sharedWorker: LiveStoreSharedWorker,
 })
 
 let store: Store<typeof schema> | undefined
+/** The life lock of the last leader worker this tab started (held until that worker is gone). */
+let leaderWorkerLock: string | undefined
 let token: Token | undefined
 let connected = false
 let stopWatching = () => {}
@@ -112,6 +116,17 @@ const start = async (next: Token) => {
     stopWatching()
     await store.shutdownPromise()
     store = undefined
+    // The shutdown resolves before the old leader worker is terminated, and a new leader worker
+    // started meanwhile fails to open the OPFS databases ("Access Handles cannot be created if there
+    // is another open Access Handle", LiveStore 0.4.0). So wait until the old one is gone: its life
+    // lock is free then (10 s at most, in case it never took it).
+    if (leaderWorkerLock) {
+      const t0 = performance.now()
+      await navigator.locks
+        .request(leaderWorkerLock, { signal: AbortSignal.timeout(10_000) }, async () => {})
+        .catch((e) => console.warn('the previous leader worker is still running', e))
+      console.info(`store restart: the previous leader worker was gone after ${Math.round(performance.now() - t0)} ms`)
+    }
   }
   store = await createStorePromise({
     schema,
