@@ -327,7 +327,8 @@ export const makeRun = (t, browser) => {
       })
       const handle = { page, log, label, context }
       pages.push(handle)
-      const q = new URLSearchParams({ store: storeId, sync: server.url })
+      // no server: the app's default (the URL it was built or served with)
+      const q = new URLSearchParams({ store: storeId, ...(server ? { sync: server.url } : {}) })
       if (transport) q.set('transport', transport)
       if (ttl) q.set('ttl', String(ttl))
       handle.url = `${app.url}/?${q}`

@@ -118,8 +118,8 @@ const start = async (next: Token) => {
     store = undefined
     // The shutdown resolves before the old leader worker is terminated, and a new leader worker
     // started meanwhile fails to open the OPFS databases ("Access Handles cannot be created if there
-    // is another open Access Handle", LiveStore 0.4.0). So wait until the old one is gone: its life
-    // lock is free then (10 s at most, in case it never took it).
+    // is another open Access Handle", LiveStore 0.4.0; upstream livestorejs/livestore#734). So wait
+    // until the old one is gone: its life lock is free then (10 s at most, in case it never took it).
     if (leaderWorkerLock) {
       const t0 = performance.now()
       await navigator.locks
@@ -319,7 +319,8 @@ ui.form.addEventListener('submit', (e) => {
 })
 
 // "Sign in again": a fresh token, and the store restarted with it (LiveStore 0.4.0 reads the sync
-// payload once, when the store starts: there is no way to hand a running store a new token).
+// payload once, when the store starts: there is no way to hand a running store a new token;
+// upstream livestorejs/livestore#571).
 ui.signIn.addEventListener('click', async () => {
   ui.signIn.disabled = true
   try {
