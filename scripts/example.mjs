@@ -43,10 +43,9 @@ const server = await startServer({
   port: syncPort,
   persistTo,
   env: { AUTH_MODE: 'jwt', JWT_SECRET: DEV_SECRET, JWT_STORE_CLAIM: 'stores' },
-  keepLogs: true,
   tag: 'example',
 })
-console.log(`  its log: ${server.logFile}`)
+console.log(`  its log (removed when it stops): ${server.logFile}`)
 
 const node = path.join(REPO, 'node_modules/node/bin/node')
 const app = spawn(

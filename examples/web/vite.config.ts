@@ -15,6 +15,11 @@ export default defineConfig({
   },
   server: { host: '127.0.0.1', strictPort: true },
   preview: { host: '127.0.0.1', strictPort: true },
-  // LiveStore's workers are big single chunks (SQLite, Effect): no point warning about it
-  build: { target: 'es2022', chunkSizeWarningLimit: 1000 },
+  build: {
+    target: 'es2022',
+    // LiveStore's workers are big single chunks (SQLite, Effect): no point warning about it, nor
+    // about how long plugins took on a slow machine
+    chunkSizeWarningLimit: 1000,
+    rolldownOptions: { checks: { bundlerTimings: false } },
+  },
 })

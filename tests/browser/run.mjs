@@ -6,8 +6,8 @@
 //   E2E_KEEP_LOGS=1     keep the wrangler logs (in os.tmpdir())
 //   UPDATE_README_SCREENSHOT=1   write docs/example-app.png (otherwise it goes to .artifacts/)
 //
-// It installs the example's packages if they are missing, builds the app (`vite build`, a few
-// seconds), prints which browser runs, then runs tests/browser/*.test.mjs with node --test.
+// It installs the example's packages if they are missing, type-checks and builds the app (tsc,
+// `vite build`: some seconds), prints which browser runs, then runs tests/browser/*.test.mjs with node --test.
 // A failing test leaves a screenshot and the console log of each of its pages in
 // tests/browser/.artifacts/<test name>/. Extra arguments go to `node --test` (e.g. one file).
 import { spawnSync } from 'node:child_process'
@@ -45,7 +45,9 @@ if (!existsSync(path.join(repo, 'build/index.js'))) {
   process.exit(2)
 }
 
-// the app, built without a default server URL: each test passes its Worker's URL as ?sync=
+// the example's types (Vite only strips them), then the app, built without a default server URL:
+// each test passes its Worker's URL as ?sync=
+sh('tsc --noEmit (examples/web)', nodeBin, [path.join(example, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', example], { cwd: example })
 rmSync(path.join(example, 'dist'), { recursive: true, force: true })
 sh('vite build (examples/web)', nodeBin, [path.join(example, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
   cwd: example,

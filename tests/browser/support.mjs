@@ -384,7 +384,7 @@ export const addTodo = async (page, text) => {
   const before = (await todos(page)).length
   await page.fill('[data-testid="new-todo"]', text)
   await page.press('[data-testid="new-todo"]', 'Enter')
-  await until(`"${text}" is listed`, async () => (await todos(page)).length === before + 1 && (await todos(page)).at(-1) === text, 5000)
+  await until(`"${text}" is listed`, async () => (await todos(page)).length === before + 1 && (await todos(page)).at(-1) === text)
 }
 
 /** The todo texts the page shows, in order. */
