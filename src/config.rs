@@ -1,6 +1,7 @@
 //! Wrangler vars and secrets → one typed [`Config`], with errors that name the variable.
 //! Pure: takes a lookup function, so it is tested without a runtime.
 
+use crate::log::Level;
 use crate::sync::limits::{Limits, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// Settings read from the environment on each request (they are cheap to read and a redeploy
@@ -22,6 +23,8 @@ pub struct Config {
     /// RPC request this long after opening is closed with `4000`, so a client that reconnected
     /// without re-sending its requests fails and retries them (see `sync::closing`).
     pub first_request_timeout_ms: Option<i64>,
+    /// `LOG_LEVEL` (`error`, `warn`, `info` (default), `debug`): which log lines are written.
+    pub log_level: Level,
 }
 
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
@@ -73,8 +76,10 @@ impl Config {
             DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS as usize,
             0,
         )?;
+        let log_level = Level::parse(lookup("LOG_LEVEL").as_deref()).map_err(ConfigError)?;
         Ok(Config {
             cors,
+            log_level,
             first_request_timeout_ms: (first_request_timeout > 0)
                 .then(|| (first_request_timeout.min(86_400) as i64) * 1000),
             limits: Limits {
@@ -144,6 +149,9 @@ mod tests {
         }
         assert!(Config::from_lookup(|k| (k == "MAX_MESSAGE_BYTES").then(|| "12".into())).is_err());
         assert_eq!(c.first_request_timeout_ms, Some(10_000));
+        assert_eq!(c.log_level, Level::Info);
+        let e = Config::from_lookup(|k| (k == "LOG_LEVEL").then(|| "chatty".into()));
+        assert!(e.unwrap_err().0.contains("LOG_LEVEL"));
         let off = |v: &str| {
             Config::from_lookup(|k| (k == "FIRST_REQUEST_TIMEOUT_SECONDS").then(|| v.into()))
         };

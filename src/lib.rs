@@ -14,6 +14,7 @@
 //!   broadcasts over an abstract [`sync::service::EventLog`].
 //! - [`storage`] — the reference's SQLite tables, as SQL text.
 //! - [`config`] — Wrangler vars → a typed config.
+//! - [`log`] — structured JSON log lines and `LOG_LEVEL`.
 //! - `glue` (wasm32 only) — the Worker entrypoint and the `SyncBackendDO` Durable Object: the only
 //!   code that touches the Workers runtime.
 //!
@@ -22,6 +23,7 @@
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod log;
 pub mod protocol;
 pub mod storage;
 pub mod sync;

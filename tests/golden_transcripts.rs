@@ -201,6 +201,7 @@ impl Golden {
             for o in outputs {
                 match o {
                     Output::Reply(r) => replies.push(r),
+                    Output::Activity(_) => {}
                     Output::Broadcast(b) => {
                         for (c, state) in &conns {
                             if store_of.get(c) != Some(&sid) {

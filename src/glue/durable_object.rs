@@ -8,12 +8,14 @@ use worker::*;
 use crate::auth::{parse_leeway, EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
+use crate::log::{Level, Line};
 use crate::protocol::rpc::{self, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
 use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
 use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
 use super::env;
+use super::logging::Logger;
 use super::sql_log::SqlEventLog;
 
 fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
@@ -33,9 +35,17 @@ fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
 }
 
-/// Closes a socket on the server's initiative; the client then fails its requests and reconnects.
-fn close(ws: &WebSocket, why: Closure) {
-    let _ = ws.close(Some(why.code()), Some(why.reason()));
+/// A short random name for this instance of the object, in its log lines: a new name after a
+/// line means the object was evicted and started again in between.
+fn instance_name() -> String {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(_) => format!(
+            "{:08x}",
+            (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+        ),
+    }
 }
 
 fn json_response(status: u16, body: &str) -> Result<Response> {
@@ -56,6 +66,11 @@ pub struct SyncBackendDO {
     config: std::result::Result<Config, String>,
     /// When sockets are closed on the server's initiative (token expiry, no request).
     closing: ClosingPolicy,
+    logger: Logger,
+    /// This instance's name in log lines (see [`instance_name`]).
+    instance: String,
+    /// `FAULT_INJECTION`, for the end-to-end test of a failing transaction (see `sql_log`).
+    fault: Option<String>,
     /// Loaded on the first message after construction (and so again after every eviction).
     store: RefCell<Option<Store<SqlEventLog>>>,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
@@ -64,6 +79,13 @@ pub struct SyncBackendDO {
 }
 
 impl SyncBackendDO {
+    /// A log line of this object about `store`.
+    fn line(&self, level: Level, event: &str, store: &str) -> Line {
+        Line::new(level, event)
+            .str("store", store)
+            .str("instance", &self.instance)
+    }
+
     /// Runs `f` on the store, opening it first if this instance has not yet.
     fn with_store<R>(
         &self,
@@ -74,7 +96,12 @@ impl SyncBackendDO {
         if slot.is_none() {
             let config = self.config.as_ref().map_err(Clone::clone)?;
             let (log, head, backend_id) =
-                SqlEventLog::open(self.state.storage(), store_id).map_err(|e| e.0)?;
+                SqlEventLog::open(self.state.storage(), store_id, self.fault.as_deref())
+                    .map_err(|e| e.0)?;
+            self.logger.write(
+                self.line(Level::Info, "store.load", store_id)
+                    .int("head", head),
+            );
             *slot = Some(Store {
                 log,
                 head,
@@ -86,6 +113,37 @@ impl SyncBackendDO {
             Some(store) => Ok(f(store)),
             None => Err("store not loaded".into()),
         }
+    }
+
+    /// Logs what the core reports a request did.
+    fn log_activity(
+        &self,
+        store_id: &str,
+        transport: Transport,
+        activity: &crate::sync::activity::Activity,
+    ) {
+        let line = activity.log_line(store_id, transport);
+        if self.logger.enabled(line.level()) {
+            self.logger.write(line.str("instance", &self.instance));
+        }
+    }
+
+    fn log_storage_error(&self, store_id: &str, error: &str) {
+        self.logger.write(
+            self.line(Level::Error, "storage.error", store_id)
+                .str("error", error),
+        );
+    }
+
+    /// Closes a socket on the server's initiative; the client then fails its requests and
+    /// reconnects.
+    fn close(&self, ws: &WebSocket, attachment: &Attachment, why: Closure) {
+        let _ = ws.close(Some(why.code()), Some(why.reason()));
+        self.logger.write(
+            self.line(Level::Info, "socket.closed_by_server", &attachment.store_id)
+                .int("code", why.code().into())
+                .str("reason", why.reason()),
+        );
     }
 
     /// Sends one `PullResponse` to every live pull of every socket of this store.
@@ -121,12 +179,13 @@ impl SyncBackendDO {
         if attachment.due(&self.closing, now_ms()) != Some(Closure::TokenExpired) {
             return false;
         }
-        close(ws, Closure::TokenExpired);
+        self.close(ws, attachment, Closure::TokenExpired);
         true
     }
 
-    /// Makes sure an alarm fires at the earliest deadline of the open sockets (token expiry,
-    /// first request).
+    /// Sets the alarm to the earliest deadline of the open sockets (token expiry, first request),
+    /// or deletes it when there is none: an alarm wakes the object, so one that is not needed
+    /// would keep it from hibernating.
     async fn schedule_alarm(&self) -> Result<()> {
         let now = now_ms();
         let next = self
@@ -139,15 +198,15 @@ impl SyncBackendDO {
             // Sockets already closed may still be listed while they finish closing.
             .filter(|at| *at > now)
             .min();
-        if let Some(at_ms) = next {
-            let current = self.state.storage().get_alarm().await?;
-            if current.is_none_or(|c| c > at_ms) {
+        let storage = self.state.storage();
+        let current = storage.get_alarm().await?;
+        match next {
+            None if current.is_some() => storage.delete_alarm().await?,
+            Some(at_ms) if current != Some(at_ms) => {
                 let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
-                self.state
-                    .storage()
-                    .set_alarm(ScheduledTime::new(at))
-                    .await?;
+                storage.set_alarm(ScheduledTime::new(at)).await?;
             }
+            _ => {}
         }
         Ok(())
     }
@@ -160,6 +219,10 @@ impl SyncBackendDO {
     ) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
+        self.logger.write(
+            self.line(Level::Info, "socket.open", &store_id)
+                .str("transport", "ws"),
+        );
         write_attachment(
             &pair.server,
             &Attachment::new(store_id, payload, auth_expires, now_ms()),
@@ -195,11 +258,12 @@ impl SyncBackendDO {
                 &mut |o| match o {
                     Output::Reply(frame) => replies.push(frame),
                     Output::Broadcast(response) => self.broadcast(&response),
+                    Output::Activity(a) => self.log_activity(store_id, Transport::Http, &a),
                 },
             );
         });
         if let Err(e) = outcome {
-            console_error!("store {store_id}: {e}");
+            self.log_storage_error(store_id, &e);
             return Response::error(format!("Storage unavailable: {e}"), 500);
         }
         let (status, body) = http_answer(&replies);
@@ -218,10 +282,16 @@ impl DurableObject for SyncBackendDO {
                 .map(|c| c.first_request_timeout_ms)
                 .unwrap_or(None),
         };
+        let logger = Logger {
+            level: config.as_ref().map(|c| c.log_level).unwrap_or(Level::Info),
+        };
         SyncBackendDO {
             state,
             config,
             closing,
+            logger,
+            instance: instance_name(),
+            fault: env::lookup(&env, super::sql_log::FAULT_VARIABLE),
             store: RefCell::new(None),
             subscribers: RefCell::new(None),
         }
@@ -236,7 +306,7 @@ impl DurableObject for SyncBackendDO {
             TransportKind::Ws => {
                 // Open the store now so a storage problem shows at connect time, not mid-sync.
                 if let Err(e) = self.with_store(&params.store_id, |_| ()) {
-                    console_error!("store {}: {e}", params.store_id);
+                    self.log_storage_error(&params.store_id, &e);
                     return Response::error(format!("Storage unavailable: {e}"), 500);
                 }
                 let auth_expires = req
@@ -282,14 +352,19 @@ impl DurableObject for SyncBackendDO {
         }
         let mut conn = std::mem::take(&mut attachment.connection);
         let live_before = conn.live_pulls.clone();
+        let requested_before = conn.requested;
+        let store_id = attachment.store_id.clone();
         let outcome =
-            self.with_store(&attachment.store_id.clone(), |store| {
+            self.with_store(&store_id, |store| {
                 store.handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
                     match o {
                         Output::Reply(frame) => {
                             let _ = ws.send_with_str(frame);
                         }
                         Output::Broadcast(response) => self.broadcast(&response),
+                        Output::Activity(a) => {
+                            self.log_activity(&store_id, Transport::WebSocket, &a)
+                        }
                     }
                 })
             });
@@ -298,12 +373,17 @@ impl DurableObject for SyncBackendDO {
                 if conn.live_pulls != live_before {
                     self.subscribers.replace(None);
                 }
+                let first_request = conn.requested && !requested_before;
                 attachment.connection = conn;
                 write_attachment(&ws, &attachment)?;
+                if first_request {
+                    // its first-request deadline is gone: the alarm may no longer be needed
+                    self.schedule_alarm().await?;
+                }
             }
             Ok(false) => {}
             Err(e) => {
-                console_error!("store {}: {e}", attachment.store_id);
+                self.log_storage_error(&attachment.store_id, &e);
                 let _ = ws.send_with_str(rpc::defect_frame(&format!("Storage unavailable: {e}")));
             }
         }
@@ -319,6 +399,16 @@ impl DurableObject for SyncBackendDO {
     ) -> Result<()> {
         // Complete the closing handshake; the socket's live pulls die with its attachment.
         self.subscribers.replace(None);
+        if let Some(a) = read_attachment(&ws) {
+            let line = self
+                .line(Level::Info, "socket.close", &a.store_id)
+                .int("code", code as i64);
+            let line = match a.opened_at {
+                Some(opened) => line.num("seconds", (now_ms() - opened) as f64 / 1000.0),
+                None => line,
+            };
+            self.logger.write(line);
+        }
         let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
             code as u16
         } else {
@@ -331,8 +421,10 @@ impl DurableObject for SyncBackendDO {
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
         for ws in self.state.get_websockets() {
-            if let Some(why) = read_attachment(&ws).and_then(|a| a.due(&self.closing, now)) {
-                close(&ws, why);
+            if let Some(a) = read_attachment(&ws) {
+                if let Some(why) = a.due(&self.closing, now) {
+                    self.close(&ws, &a, why);
+                }
             }
         }
         self.schedule_alarm().await?;

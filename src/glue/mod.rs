@@ -3,5 +3,6 @@
 
 mod durable_object;
 mod env;
+mod logging;
 mod sql_log;
 mod worker_entry;

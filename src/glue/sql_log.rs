@@ -28,7 +28,18 @@ pub struct SqlEventLog {
     storage: TransactionalStorage,
     store_id: String,
     table: String,
+    /// Test-only fault (see [`FAULT_VARIABLE`]): every append fails inside its transaction,
+    /// after its first INSERT statement has written rows.
+    fail_inside_transaction: bool,
 }
+
+/// `FAULT_INJECTION = "fail-inside-transaction"` makes every push to a store whose id starts with
+/// [`FAULT_STORE_PREFIX`] fail with a real SQLite error (a duplicate primary key) after its first
+/// rows were written, inside the push's transaction. It exists so that an end-to-end test can
+/// prove on workerd that such a push stores nothing. Both conditions are needed, so setting the
+/// variable by mistake cannot harm real stores.
+pub const FAULT_VARIABLE: &str = "FAULT_INJECTION";
+pub const FAULT_STORE_PREFIX: &str = "fault-injection-";
 
 fn storage_error(e: impl std::fmt::Display) -> StorageError {
     StorageError(e.to_string())
@@ -56,6 +67,7 @@ impl SqlEventLog {
     pub fn open(
         storage: worker::Storage,
         store_id: &str,
+        fault: Option<&str>,
     ) -> Result<(SqlEventLog, i64, String), StorageError> {
         let sql = storage.sql();
         let table = schema::event_table_name(store_id);
@@ -66,6 +78,8 @@ impl SqlEventLog {
                 .unchecked_into(),
             store_id: store_id.to_owned(),
             table,
+            fail_inside_transaction: fault == Some("fail-inside-transaction")
+                && store_id.starts_with(FAULT_STORE_PREFIX),
         };
         log.exec(schema::CREATE_CONTEXT_TABLE, vec![])?;
         log.exec(&schema::create_event_table(&log.table), vec![])?;
@@ -178,6 +192,26 @@ impl EventLog for SqlEventLog {
                 (schema::insert_events(&self.table, rows.len()), bindings)
             })
             .collect();
+        if self.fail_inside_transaction {
+            if let Some(first) = batch.first() {
+                // the batch's first row once more: SQLite refuses it (UNIQUE seqNum) after the
+                // first statement's rows were written
+                let rows = std::slice::from_ref(first);
+                let bindings = vec![
+                    first.seq_num.into(),
+                    first.parent_seq_num.into(),
+                    first.name.as_str().into(),
+                    first.args_text().into(),
+                    created_at.into(),
+                    first.client_id.as_str().into(),
+                    first.session_id.as_str().into(),
+                ];
+                statements.insert(
+                    1,
+                    (schema::insert_events(&self.table, rows.len()), bindings),
+                );
+            }
+        }
         statements.push((
             schema::UPDATE_HEAD.to_owned(),
             vec![new_head.into(), self.store_id.as_str().into()],

@@ -11,6 +11,8 @@ use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
 use super::env;
+use super::logging::Logger;
+use crate::log::{Level, Line};
 
 /// The Durable Object binding name the LiveStore docs use (and existing `wrangler.toml`s have).
 pub const SYNC_BACKEND_BINDING: &str = "SYNC_BACKEND_DO";
@@ -93,7 +95,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = match env::config(&env) {
         Ok(c) => c,
         Err(e) => {
-            console_error!("configuration error: {}", e.0);
+            Logger {
+                level: Level::Error,
+            }
+            .write(Line::new(Level::Error, "config.error").str("error", &e.0));
             return text_response(500, &format!("Configuration error: {}", e.0));
         }
     };
@@ -134,9 +139,22 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     ) {
         Ok(grant) => grant,
         Err(e) => {
-            if e.status() == 500 {
-                console_error!("auth configuration error: {}", e.message());
+            // the reason and the store, never the token
+            let level = if e.status() == 500 {
+                Level::Error
+            } else {
+                Level::Warn
+            };
+            Logger {
+                level: config.log_level,
             }
+            .write(
+                Line::new(level, "auth.refused")
+                    .str("store", &params.store_id)
+                    .str("transport", params.transport.as_str())
+                    .int("status", e.status().into())
+                    .str("reason", e.message()),
+            );
             return text_response(e.status(), e.message());
         }
     };

@@ -11,6 +11,16 @@ pub enum TransportKind {
     Http,
 }
 
+impl TransportKind {
+    /// The query parameter's value: `ws` or `http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Ws => "ws",
+            TransportKind::Http => "http",
+        }
+    }
+}
+
 /// The parameters of a sync request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncParams {

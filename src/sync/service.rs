@@ -20,6 +20,7 @@ use crate::protocol::rpc::{self, ClientMessage, RequestId, RpcRequest, PONG_FRAM
 
 use serde::{Deserialize, Serialize};
 
+use super::activity::{Activity, Refusal};
 use super::limits::Limits;
 use super::pull::{fit_response, Chunker};
 use super::push::{admit, check_deliverable, Admission};
@@ -93,7 +94,7 @@ pub enum Transport {
     Http,
 }
 
-/// Something the glue must send.
+/// Something the glue must send, or may record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// A frame for the connection the message came from.
@@ -101,6 +102,8 @@ pub enum Output {
     /// A `PullResponse` for every live pull of every socket of the store, pusher included. All
     /// broadcasts of a push are emitted before its acknowledgement.
     Broadcast(String),
+    /// What a request did, for logs and metrics.
+    Activity(Activity),
 }
 
 /// The HTTP answer to one RPC body: its replies as a JSON array, with `400` when the body was not
@@ -270,13 +273,27 @@ impl<L: EventLog> Store<L> {
                     Ok(p) => p,
                     Err(e) => {
                         out(Output::Reply(rpc::exit_die(&id, &e)));
+                        out(Output::Activity(Activity::Push {
+                            events: 0,
+                            outcome: Err(Refusal("InvalidPayload".into())),
+                        }));
                         return false;
                     }
                 };
-                match self.push(&push, now, out) {
-                    Ok(()) => out(Output::Reply(rpc::exit_success(&id, PUSH_ACK))),
-                    Err(e) => out(Output::Reply(rpc::exit_failure(&id, &e.encode()))),
-                }
+                let outcome = match self.push(&push, now, out) {
+                    Ok(()) => {
+                        out(Output::Reply(rpc::exit_success(&id, PUSH_ACK)));
+                        Ok(self.head)
+                    }
+                    Err(e) => {
+                        out(Output::Reply(rpc::exit_failure(&id, &e.encode())));
+                        Err(Refusal::of(&e))
+                    }
+                };
+                out(Output::Activity(Activity::Push {
+                    events: push.batch.len(),
+                    outcome,
+                }));
             }
             (Transport::Http, "SyncHttpRpc.Ping") => {
                 out(Output::Reply(rpc::exit_success(&id, HTTP_PONG)));
@@ -311,6 +328,11 @@ impl<L: EventLog> Store<L> {
         }
         let until = self.head;
         let remaining = self.log.count_between(after, until).map_err(storage)?;
+        out(Output::Activity(Activity::Pull {
+            after,
+            events: remaining,
+            live,
+        }));
         let mut pull = PendingPull {
             id,
             after,

@@ -91,6 +91,7 @@ pub struct Outputs {
     pub replies: Vec<serde_json::Value>,
     pub broadcasts: Vec<serde_json::Value>,
     pub raw_replies: Vec<String>,
+    pub activities: Vec<livestore_sync_rs::sync::activity::Activity>,
 }
 
 pub fn send(
@@ -114,6 +115,7 @@ pub fn send(
             Output::Broadcast(b) => outs
                 .broadcasts
                 .push(serde_json::from_str(&b).expect("broadcast must be valid JSON")),
+            Output::Activity(a) => outs.activities.push(a),
         },
     );
     outs
