@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { evRange, freshStoreId, makeClient, nextId, pullRequest, rawConnect, sleep, useServer } from './harness.mjs'
+import { assertEvictedBetween, evRange, freshStoreId, makeClient, nextId, pullRequest, rawConnect, sleep, useServer } from './harness.mjs'
 
 const server = useServer()
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_000)
 
-test(`live pulls survive ${IDLE_MS / 1000} s of idleness (object eviction)`, async () => {
+test(`live pulls survive ${IDLE_MS / 1000} s of idleness (object eviction)`, async (t) => {
   const storeId = freshStoreId('evict')
   const A = await makeClient({ url: server.url, storeId, clientId: 'client-A' })
   const raw = await rawConnect(server, { storeId })
@@ -39,6 +39,8 @@ test(`live pulls survive ${IDLE_MS / 1000} s of idleness (object eviction)`, asy
       [1, 2],
     )
     await B.push(evRange(3, 4, { clientId: 'client-B' }))
+    // a fresh instance of the object served this push: it really was evicted
+    await assertEvictedBetween(t, server, storeId, 2, 4)
 
     const got = await liveA.waitForEvents(4, 10_000)
     assert.deepEqual(

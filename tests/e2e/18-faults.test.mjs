@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer } from './harness.mjs'
+import { assertEvictedBetween, encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer } from './harness.mjs'
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_500)
 
@@ -150,7 +150,7 @@ for (const signal of ['SIGTERM', 'SIGKILL']) {
   })
 }
 
-test(`eviction (${IDLE_MS / 1000} s idle) with live pulls open: several later pushes arrive exactly once, in order`, async () => {
+test(`eviction (${IDLE_MS / 1000} s idle) with live pulls open: several later pushes arrive exactly once, in order`, async (t) => {
   const storeId = freshStoreId('evict-multi')
   const A = await makeClient({ url: server.url, storeId, clientId: 'client-A' })
   const raw = await rawConnect(server, { storeId })
@@ -178,6 +178,7 @@ test(`eviction (${IDLE_MS / 1000} s idle) with live pulls open: several later pu
     }
     const by = (clientId) => ({ clientId, sessionId: `session-${clientId}` })
     await push(B, evRange(4, 5, by('client-B')))
+    await assertEvictedBetween(t, server, storeId, 3, 5)
     await push(B, [ev(6, 5, by('client-B'))])
     await push(B, evRange(7, 156, by('client-B'))) // the client sends it as 100 + 50
     await push(A, evRange(157, 160, by('client-A'))) // from the socket opened before the eviction
@@ -225,7 +226,7 @@ test(`eviction (${IDLE_MS / 1000} s idle) with live pulls open: several later pu
 test(
   `a live pull stalled in the middle of its history across an eviction resumes exactly where it stopped`,
   { skip: oursOnly('sends broadcasts to a live pull whose history is unfinished, so it gets events out of order (PROTOCOL 7.6)') },
-  async () => {
+  async (t) => {
     const storeId = freshStoreId('evict-paced')
     const TOTAL = 1000
     const A = await makeClient({ url: server.url, storeId, clientId: 'client-A' })
@@ -248,6 +249,7 @@ test(
       const B = await makeClient({ url: server.url, storeId, clientId: 'client-B' })
       try {
         await B.push(evRange(TOTAL + 1, TOTAL + 5, { clientId: 'client-B' }))
+        await assertEvictedBetween(t, server, storeId, TOTAL, TOTAL + 5)
         await B.push(evRange(TOTAL + 6, TOTAL + 130, { clientId: 'client-B' }))
       } finally {
         await B.close()

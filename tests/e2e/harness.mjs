@@ -3,6 +3,7 @@
 // published client (makeWsSync) or with raw WebSocket frames.
 import { after, before } from 'node:test'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -486,3 +487,52 @@ export const httpPush = (storeId, batch, backendId) => ({
   headers: [],
 })
 export const httpPing = (storeId) => ({ _tag: 'Request', id: String(httpId++), tag: 'SyncHttpRpc.Ping', payload: { storeId }, headers: [] })
+
+// ---------------------------------------------------------------------------------------------
+// Our server's structured log lines (src/log.rs), read from the wrangler dev log file
+// ---------------------------------------------------------------------------------------------
+
+/** Every JSON log line our server has written so far (other output is skipped). */
+export const serverLog = (server) =>
+  readFileSync(server.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"level":'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)]
+      } catch {
+        return []
+      }
+    })
+
+/** Waits (polling the log file) for a log line matching `pred`; rejects after `timeoutMs`. */
+export const waitForLog = async (server, pred, timeoutMs = 5_000, what = 'log line') => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const hit = serverLog(server).find(pred)
+    if (hit) return hit
+    if (Date.now() > deadline) throw new Error(`no ${what} in the server log within ${timeoutMs} ms`)
+    await sleep(50)
+  }
+}
+
+/** The instance of our Durable Object that accepted the push to `storeId` that moved its head to `head`. */
+export const instanceOfPush = async (server, storeId, head) =>
+  (await waitForLog(server, (l) => l.event === 'push' && l.store === storeId && l.head === head, 5_000, `push to head ${head} of ${storeId}`)).instance
+
+/**
+ * Proves that the object of `storeId` was evicted between the push that moved its head to
+ * `headBefore` and the one that moved it to `headAfter`: a fresh instance (another name in the
+ * log) served the later one. Against the reference (no such log) it only says so.
+ */
+export const assertEvictedBetween = async (t, server, storeId, headBefore, headAfter) => {
+  if (TARGET === 'ref') {
+    t.diagnostic('eviction not confirmed: the reference server writes no instance log lines')
+    return
+  }
+  const before = await instanceOfPush(server, storeId, headBefore)
+  const afterwards = await instanceOfPush(server, storeId, headAfter)
+  if (before === afterwards) {
+    throw new Error(`the object of ${storeId} was not evicted: instance ${before} served the pushes before and after the idle period`)
+  }
+}
