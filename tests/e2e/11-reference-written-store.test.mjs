@@ -63,7 +63,15 @@ test(`store written by the reference server is pulled intact by ${TARGET === 're
   const read = await pullAll(reader, storeId)
   const readEvents = read.responses.flatMap((r) => r.batch)
   assert.equal(readEvents.length, 122)
-  assert.deepEqual(readEvents, writtenEvents, 'events, args and createdAt identical')
+  // identical, but for the event pushed without args: the reference's history turns its SQL NULL
+  // into `"args":null`, we send it as it was pushed, without args (PROTOCOL.md 4.3)
+  const expected = writtenEvents.map((b, i) => {
+    if (TARGET === 'ref' || i !== 120) return b
+    const { args, ...withoutArgs } = b.eventEncoded
+    assert.equal(args, null)
+    return { ...b, eventEncoded: withoutArgs }
+  })
+  assert.deepEqual(readEvents, expected, 'events, args and createdAt identical')
   for (const r of read.responses) assert.equal(r.backendId, backendId, 'same backendId')
   assert.deepEqual(read.responses.at(-1).pageInfo, { _tag: 'NoMore' })
 

@@ -66,8 +66,10 @@ export { QUIET_ENV, freePort }
 
 /** Worker vars always passed to a server kind (merged under the `env` argument of startServer). */
 export const DEFAULT_VARS = {
-  // our server requires a JWT by default (AUTH_MODE=jwt); the protocol tests run with auth off
-  ours: { AUTH_MODE: 'none' },
+  // our server requires a JWT by default (AUTH_MODE=jwt); the protocol tests run with auth off.
+  // A socket that carries no request is closed after 3 s (10 s by default), so that a published
+  // client that reconnected without its requests (see src/sync/closing.rs) recovers quickly.
+  ours: { AUTH_MODE: 'none', FIRST_REQUEST_TIMEOUT_SECONDS: '3' },
   ref: {},
 }
 
@@ -167,19 +169,31 @@ export const makeClient = async ({
     livePull: (cursor) => {
       const items = []
       const waiters = new Set()
-      const fiber = Effect.runFork(
-        Stream.runForEach(backend.pull(cursorOf(cursor), { live: true }), (item) =>
+      const events = () => items.flatMap((i) => i.batch)
+      let restarts = 0
+      // Like LiveStore's leader (PROTOCOL.md 9.2): when the pull fails with IsOfflineError (its
+      // socket was closed), pull again from the last event received.
+      const pullFrom = (from) =>
+        Stream.runForEach(backend.pull(cursorOf(from), { live: true }), (item) =>
           Effect.sync(() => {
             items.push(item)
             for (const w of [...waiters]) w()
           }),
-        ).pipe(Scope.extend(scope)),
-      )
-      const events = () => items.flatMap((i) => i.batch)
+        ).pipe(
+          Effect.catchTag('IsOfflineError', () =>
+            Effect.suspend(() => {
+              restarts++
+              return pullFrom(events().at(-1)?.eventEncoded.seqNum ?? from)
+            }).pipe(Effect.delay('50 millis')),
+          ),
+        )
+      const fiber = Effect.runFork(pullFrom(cursor).pipe(Scope.extend(scope)))
       return {
         items,
         fiber,
         events,
+        /** How often the pull was started again after its socket closed. */
+        restarts: () => restarts,
         waitForEvents: (n, timeoutMs = 10_000) =>
           new Promise((resolve, reject) => {
             const check = () => {
@@ -492,14 +506,20 @@ export const httpPing = (storeId) => ({ _tag: 'Request', id: String(httpId++), t
 // Our server's structured log lines (src/log.rs), read from the wrangler dev log file
 // ---------------------------------------------------------------------------------------------
 
-/** Every JSON log line our server has written so far (other output is skipped). */
+/**
+ * Every JSON log line our server has written so far (other output is skipped). wrangler dev
+ * decorates console.warn/error output (colours, a "WARNING" prefix), so the JSON object is taken
+ * from within the line.
+ */
 export const serverLog = (server) =>
   readFileSync(server.logFile, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('{"level":'))
     .flatMap((l) => {
+      const start = l.indexOf('{"level":')
+      const end = l.lastIndexOf('}')
+      if (start < 0 || end < start) return []
       try {
-        return [JSON.parse(l)]
+        return [JSON.parse(l.slice(start, end + 1))]
       } catch {
         return []
       }

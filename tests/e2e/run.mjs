@@ -47,9 +47,14 @@ const files =
         .sort()
         .map((f) => path.join('tests/e2e', f))
 
+// Node 22 from the `node` devDependency: the tests need its fetch (on Node 20 the userland undici of
+// node_modules becomes fetch's dispatcher and refuses the published HTTP client's requests)
+const node22 = path.join(repo, 'node_modules/node/bin/node')
+const nodeBin = existsSync(node22) ? node22 : process.execPath
+
 console.log(`> e2e target: ${target}`)
 // a per-test deadline so a hang (e.g. a client retrying a refused upgrade forever) fails instead of blocking
-const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=180000', ...args, ...files], {
+const res = spawnSync(nodeBin, ['--test', '--test-concurrency=1', '--test-timeout=180000', ...args, ...files], {
   cwd: repo,
   stdio: 'inherit',
   env: { ...process.env, E2E_TARGET: target },
