@@ -25,6 +25,9 @@ pub struct Config {
     pub first_request_timeout_ms: Option<i64>,
     /// `LOG_LEVEL` (`error`, `warn`, `info` (default), `debug`): which log lines are written.
     pub log_level: Level,
+    /// `METRICS_BINDING`: the name of a Workers Analytics Engine dataset binding to write data
+    /// points to; none when unset.
+    pub metrics_binding: Option<String>,
 }
 
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
@@ -77,9 +80,13 @@ impl Config {
             0,
         )?;
         let log_level = Level::parse(lookup("LOG_LEVEL").as_deref()).map_err(ConfigError)?;
+        let metrics_binding = lookup("METRICS_BINDING")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         Ok(Config {
             cors,
             log_level,
+            metrics_binding,
             first_request_timeout_ms: (first_request_timeout > 0)
                 .then(|| (first_request_timeout.min(86_400) as i64) * 1000),
             limits: Limits {

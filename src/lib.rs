@@ -13,17 +13,22 @@
 //!   backendId, and [`sync::service`], which turns one client message into replies and
 //!   broadcasts over an abstract [`sync::service::EventLog`].
 //! - [`storage`] — the reference's SQLite tables, as SQL text.
+//! - [`admin`] — the admin API: routes, the admin secret, store info, the NDJSON export/import
+//!   format.
 //! - [`config`] — Wrangler vars → a typed config.
 //! - [`log`] — structured JSON log lines and `LOG_LEVEL`.
+//! - [`metrics`] — Workers Analytics Engine data points (`METRICS_BINDING`).
 //! - `glue` (wasm32 only) — the Worker entrypoint and the `SyncBackendDO` Durable Object: the only
 //!   code that touches the Workers runtime.
 //!
 //! Everything but `glue` is plain Rust, tested natively with `cargo test`.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod protocol;
 pub mod storage;
 pub mod sync;

@@ -15,10 +15,11 @@ use crate::sync::closing::{ClosingPolicy, Closure};
 use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
 use super::env;
-use super::logging::Logger;
+use super::logging::{write_data_point, Logger};
 use super::sql_log::SqlEventLog;
+use crate::metrics::{self, DataPoint};
 
-fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
+pub(super) fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
     let text: String = ws.deserialize_attachment().ok().flatten()?;
     Attachment::from_json(&text)
 }
@@ -61,33 +62,35 @@ type Subscribers = Vec<(WebSocket, Vec<RequestId>)>;
 
 #[durable_object]
 pub struct SyncBackendDO {
-    state: State,
+    pub(super) state: State,
     /// Read once per instance: vars and secrets only change with a redeploy, which restarts it.
     config: std::result::Result<Config, String>,
     /// When sockets are closed on the server's initiative (token expiry, no request).
     closing: ClosingPolicy,
-    logger: Logger,
+    pub(super) logger: Logger,
+    /// `METRICS_BINDING`'s Analytics Engine dataset, when configured.
+    metrics: Option<AnalyticsEngineDataset>,
     /// This instance's name in log lines (see [`instance_name`]).
     instance: String,
     /// `FAULT_INJECTION`, for the end-to-end test of a failing transaction (see `sql_log`).
     fault: Option<String>,
     /// Loaded on the first message after construction (and so again after every eviction).
-    store: RefCell<Option<Store<SqlEventLog>>>,
+    pub(super) store: RefCell<Option<Store<SqlEventLog>>>,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
     /// `None` until first needed after construction, and whenever a socket's live pulls change.
-    subscribers: RefCell<Option<Subscribers>>,
+    pub(super) subscribers: RefCell<Option<Subscribers>>,
 }
 
 impl SyncBackendDO {
     /// A log line of this object about `store`.
-    fn line(&self, level: Level, event: &str, store: &str) -> Line {
+    pub(super) fn line(&self, level: Level, event: &str, store: &str) -> Line {
         Line::new(level, event)
             .str("store", store)
             .str("instance", &self.instance)
     }
 
     /// Runs `f` on the store, opening it first if this instance has not yet.
-    fn with_store<R>(
+    pub(super) fn with_store<R>(
         &self,
         store_id: &str,
         f: impl FnOnce(&mut Store<SqlEventLog>) -> R,
@@ -115,8 +118,8 @@ impl SyncBackendDO {
         }
     }
 
-    /// Logs what the core reports a request did.
-    fn log_activity(
+    /// Logs what the core reports a request did, and records its data point.
+    fn record_activity(
         &self,
         store_id: &str,
         transport: Transport,
@@ -126,9 +129,17 @@ impl SyncBackendDO {
         if self.logger.enabled(line.level()) {
             self.logger.write(line.str("instance", &self.instance));
         }
+        self.record(|| activity.data_point(store_id, transport));
     }
 
-    fn log_storage_error(&self, store_id: &str, error: &str) {
+    /// Writes a data point to the metrics dataset, if one is configured.
+    fn record(&self, point: impl FnOnce() -> DataPoint) {
+        if let Some(dataset) = &self.metrics {
+            write_data_point(dataset, &point());
+        }
+    }
+
+    pub(super) fn log_storage_error(&self, store_id: &str, error: &str) {
         self.logger.write(
             self.line(Level::Error, "storage.error", store_id)
                 .str("error", error),
@@ -147,7 +158,7 @@ impl SyncBackendDO {
     }
 
     /// Sends one `PullResponse` to every live pull of every socket of this store.
-    fn broadcast(&self, pull_response: &str) {
+    pub(super) fn broadcast(&self, pull_response: &str) {
         let mut cache = self.subscribers.borrow_mut();
         let subscribers = cache.get_or_insert_with(|| {
             self.state
@@ -167,7 +178,7 @@ impl SyncBackendDO {
         }
     }
 
-    fn max_message_bytes(&self) -> usize {
+    pub(super) fn max_message_bytes(&self) -> usize {
         self.config
             .as_ref()
             .map(|c| c.max_message_bytes)
@@ -223,6 +234,7 @@ impl SyncBackendDO {
             self.line(Level::Info, "socket.open", &store_id)
                 .str("transport", "ws"),
         );
+        self.record(|| metrics::connection(&store_id, None));
         write_attachment(
             &pair.server,
             &Attachment::new(store_id, payload, auth_expires, now_ms()),
@@ -258,7 +270,7 @@ impl SyncBackendDO {
                 &mut |o| match o {
                     Output::Reply(frame) => replies.push(frame),
                     Output::Broadcast(response) => self.broadcast(&response),
-                    Output::Activity(a) => self.log_activity(store_id, Transport::Http, &a),
+                    Output::Activity(a) => self.record_activity(store_id, Transport::Http, &a),
                 },
             );
         });
@@ -285,11 +297,17 @@ impl DurableObject for SyncBackendDO {
         let logger = Logger {
             level: config.as_ref().map(|c| c.log_level).unwrap_or(Level::Info),
         };
+        let metrics = config
+            .as_ref()
+            .ok()
+            .and_then(|c| c.metrics_binding.as_deref())
+            .and_then(|name| env.analytics_engine(name).ok());
         SyncBackendDO {
             state,
             config,
             closing,
             logger,
+            metrics,
             instance: instance_name(),
             fault: env::lookup(&env, super::sql_log::FAULT_VARIABLE),
             store: RefCell::new(None),
@@ -298,6 +316,10 @@ impl DurableObject for SyncBackendDO {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        // Only the Worker sets this header (it removes it from what clients send).
+        if req.headers().has(crate::admin::ADMIN_HEADER)? {
+            return self.serve_admin(req).await;
+        }
         let url = req.url()?;
         let Some(params) = parse_sync_params(url.query().unwrap_or("")) else {
             return Response::error("Invalid sync request", 400);
@@ -363,7 +385,7 @@ impl DurableObject for SyncBackendDO {
                         }
                         Output::Broadcast(response) => self.broadcast(&response),
                         Output::Activity(a) => {
-                            self.log_activity(&store_id, Transport::WebSocket, &a)
+                            self.record_activity(&store_id, Transport::WebSocket, &a)
                         }
                     }
                 })
@@ -403,11 +425,15 @@ impl DurableObject for SyncBackendDO {
             let line = self
                 .line(Level::Info, "socket.close", &a.store_id)
                 .int("code", code as i64);
-            let line = match a.opened_at {
-                Some(opened) => line.num("seconds", (now_ms() - opened) as f64 / 1000.0),
+            let seconds = a
+                .opened_at
+                .map(|opened| (now_ms() - opened) as f64 / 1000.0);
+            let line = match seconds {
+                Some(s) => line.num("seconds", s),
                 None => line,
             };
             self.logger.write(line);
+            self.record(|| metrics::connection(&a.store_id, Some(seconds.unwrap_or(0.0))));
         }
         let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
             code as u16

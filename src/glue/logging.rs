@@ -1,8 +1,26 @@
-//! Writes the core's log lines to the console, where `wrangler tail` and Workers Logs read them.
+//! Writes the core's log lines to the console, where `wrangler tail` and Workers Logs read them,
+//! and its data points to Workers Analytics Engine.
 
-use worker::{console_error, console_log, console_warn};
+use worker::{
+    console_error, console_log, console_warn, AnalyticsEngineDataPointBuilder,
+    AnalyticsEngineDataset,
+};
 
 use crate::log::{Level, Line};
+use crate::metrics::DataPoint;
+
+/// Hands a data point to the dataset. Analytics Engine does not report failures to the writer,
+/// and a metric must never disturb the request that produced it, so errors are ignored.
+pub fn write_data_point(dataset: &AnalyticsEngineDataset, point: &DataPoint) {
+    let mut builder = AnalyticsEngineDataPointBuilder::new().indexes([point.index.as_str()]);
+    for blob in &point.blobs {
+        builder = builder.add_blob(blob.as_str());
+    }
+    for double in &point.doubles {
+        builder = builder.add_double(*double);
+    }
+    let _ = dataset.write_data_point(&builder.build());
+}
 
 /// The lines a component writes: those at or under its `LOG_LEVEL`.
 #[derive(Debug, Clone, Copy)]

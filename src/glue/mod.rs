@@ -5,4 +5,5 @@ mod durable_object;
 mod env;
 mod logging;
 mod sql_log;
+mod store_admin;
 mod worker_entry;

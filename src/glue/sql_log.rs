@@ -7,7 +7,7 @@ use worker::{SqlStorage, SqlStorageValue};
 use crate::protocol::messages::Event;
 use crate::storage::schema;
 use crate::sync::backend_id;
-use crate::sync::service::{EventLog, StorageError, StoredEvent};
+use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
 
 #[wasm_bindgen]
 extern "C" {
@@ -153,10 +153,66 @@ impl EventLog for SqlEventLog {
         until: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        let rows = self.rows(
-            &schema::select_between(&self.table),
-            vec![after.into(), until.into(), (limit as i64).into()],
-        )?;
+        self.pages().read(after, until, limit)
+    }
+
+    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError> {
+        let rows: Vec<Row<'_>> = batch.iter().map(|e| Row::pushed(e, created_at)).collect();
+        self.insert(&rows, new_head)
+    }
+
+    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError> {
+        let rows: Vec<Row<'_>> = events.iter().map(Row::stored).collect();
+        self.insert(&rows, new_head)
+    }
+
+    fn summary(&self) -> Result<LogSummary, StorageError> {
+        let rows = self.rows(&schema::summary(&self.table), vec![])?;
+        let row = rows.first();
+        let cell = |i: usize| row.and_then(|r| r.get(i));
+        Ok(LogSummary {
+            events: cell(0).and_then(int).unwrap_or(0).max(0) as u64,
+            first_created_at: cell(1).and_then(text),
+            last_created_at: cell(2).and_then(text),
+        })
+    }
+
+    fn reset(&self, backend_id: &str) -> Result<(), StorageError> {
+        self.transaction(vec![
+            (schema::delete_events(&self.table), vec![]),
+            (
+                schema::UPSERT_CONTEXT.to_owned(),
+                vec![self.store_id.as_str().into(), 0.into(), backend_id.into()],
+            ),
+        ])
+    }
+}
+
+/// Reads pages of events: one query per page.
+pub struct PageReader {
+    sql: SqlStorage,
+    table: String,
+}
+
+impl PageReader {
+    /// Up to `limit` events with `after < seqNum <= until`, in ascending order.
+    pub fn read(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let cursor = self
+            .sql
+            .exec(
+                &schema::select_between(&self.table),
+                vec![after.into(), until.into(), (limit as i64).into()],
+            )
+            .map_err(storage_error)?;
+        let rows = cursor
+            .raw()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage_error)?;
         rows.iter()
             .map(|r| {
                 let get_int = |i: usize| r.get(i).and_then(int);
@@ -174,48 +230,88 @@ impl EventLog for SqlEventLog {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| StorageError(format!("malformed row in {}", self.table)))
     }
+}
 
-    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError> {
-        let mut statements: Vec<(String, Vec<SqlStorageValue>)> = batch
+/// One row of the event table, borrowed from a pushed event or an imported one.
+struct Row<'a> {
+    seq_num: i64,
+    parent_seq_num: i64,
+    name: &'a str,
+    args: Option<&'a str>,
+    created_at: &'a str,
+    client_id: &'a str,
+    session_id: &'a str,
+}
+
+impl<'a> Row<'a> {
+    fn pushed(e: &'a Event, created_at: &'a str) -> Self {
+        Row {
+            seq_num: e.seq_num,
+            parent_seq_num: e.parent_seq_num,
+            name: &e.name,
+            args: e.args_text(),
+            created_at,
+            client_id: &e.client_id,
+            session_id: &e.session_id,
+        }
+    }
+
+    fn stored(e: &'a StoredEvent) -> Self {
+        Row {
+            seq_num: e.seq_num,
+            parent_seq_num: e.parent_seq_num,
+            name: &e.name,
+            args: e.args.as_deref(),
+            created_at: &e.created_at,
+            client_id: &e.client_id,
+            session_id: &e.session_id,
+        }
+    }
+
+    /// The bindings, in the column order of `schema::insert_events`.
+    fn bind(&self, out: &mut Vec<SqlStorageValue>) {
+        out.push(self.seq_num.into());
+        out.push(self.parent_seq_num.into());
+        out.push(self.name.into());
+        out.push(self.args.into());
+        out.push(self.created_at.into());
+        out.push(self.client_id.into());
+        out.push(self.session_id.into());
+    }
+}
+
+type Statement = (String, Vec<SqlStorageValue>);
+
+impl SqlEventLog {
+    /// Inserts the rows (in statements of at most 14 rows: D1's bound-parameter limit, as the
+    /// reference does) and records the new head, in one transaction.
+    fn insert(&self, rows: &[Row<'_>], new_head: i64) -> Result<(), StorageError> {
+        let mut statements: Vec<Statement> = rows
             .chunks(schema::INSERT_ROWS_PER_STATEMENT)
-            .map(|rows| {
-                let mut bindings = Vec::with_capacity(rows.len() * 7);
-                for e in rows {
-                    bindings.push(e.seq_num.into());
-                    bindings.push(e.parent_seq_num.into());
-                    bindings.push(e.name.as_str().into());
-                    bindings.push(e.args_text().into());
-                    bindings.push(created_at.into());
-                    bindings.push(e.client_id.as_str().into());
-                    bindings.push(e.session_id.as_str().into());
-                }
-                (schema::insert_events(&self.table, rows.len()), bindings)
+            .map(|chunk| {
+                let mut bindings = Vec::with_capacity(chunk.len() * 7);
+                chunk.iter().for_each(|r| r.bind(&mut bindings));
+                (schema::insert_events(&self.table, chunk.len()), bindings)
             })
             .collect();
         if self.fail_inside_transaction {
-            if let Some(first) = batch.first() {
+            if let Some(first) = rows.first() {
                 // the batch's first row once more: SQLite refuses it (UNIQUE seqNum) after the
                 // first statement's rows were written
-                let rows = std::slice::from_ref(first);
-                let bindings = vec![
-                    first.seq_num.into(),
-                    first.parent_seq_num.into(),
-                    first.name.as_str().into(),
-                    first.args_text().into(),
-                    created_at.into(),
-                    first.client_id.as_str().into(),
-                    first.session_id.as_str().into(),
-                ];
-                statements.insert(
-                    1,
-                    (schema::insert_events(&self.table, rows.len()), bindings),
-                );
+                let mut bindings = Vec::with_capacity(7);
+                first.bind(&mut bindings);
+                statements.insert(1, (schema::insert_events(&self.table, 1), bindings));
             }
         }
         statements.push((
             schema::UPDATE_HEAD.to_owned(),
             vec![new_head.into(), self.store_id.as_str().into()],
         ));
+        self.transaction(statements)
+    }
+
+    /// Runs the statements in one `transactionSync`: all of them, or none if one fails.
+    fn transaction(&self, statements: Vec<Statement>) -> Result<(), StorageError> {
         let sql = self.sql.clone();
         let body = Closure::once_into_js(move || -> Result<JsValue, JsValue> {
             for (query, bindings) in statements {
@@ -242,5 +338,19 @@ impl EventLog for SqlEventLog {
                         .unwrap_or_else(|| "transaction failed".into()),
                 )
             })
+    }
+
+    /// A reader of this log's pages that owns its handles, for a response streamed after the
+    /// handler returned.
+    pub fn pages(&self) -> PageReader {
+        PageReader {
+            sql: self.sql.clone(),
+            table: self.table.clone(),
+        }
+    }
+
+    /// Bytes of the object's SQLite database.
+    pub fn database_size(&self) -> u64 {
+        self.sql.database_size() as u64
     }
 }

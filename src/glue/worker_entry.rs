@@ -5,14 +5,17 @@ use worker::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::admin::access::AdminAccess;
+use crate::admin::{route as admin_route, AdminError, ADMIN_HEADER};
 use crate::auth::{authorize, AuthConfig, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
 use super::env;
-use super::logging::Logger;
+use super::logging::{write_data_point, Logger};
 use crate::log::{Level, Line};
+use crate::metrics;
 
 /// The Durable Object binding name the LiveStore docs use (and existing `wrangler.toml`s have).
 pub const SYNC_BACKEND_BINDING: &str = "SYNC_BACKEND_DO";
@@ -25,11 +28,20 @@ fn text_response(status: u16, body: &str) -> Result<Response> {
         .with_headers(headers))
 }
 
+fn json_response(status: u16, body: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
 /// Adds the CORS headers and the configured extra headers. Responses from the Durable Object
-/// have immutable headers, so their body is moved into a new response (a WebSocket `101` is
-/// passed through: browsers do not apply CORS to WebSockets).
-async fn with_headers(
-    mut response: Response,
+/// have immutable headers, so their body is moved into a new response — as a stream, never read
+/// here, so a streamed export stays streamed (a WebSocket `101` is passed through: browsers do
+/// not apply CORS to WebSockets).
+fn with_headers(
+    response: Response,
     config: &Config,
     requested_headers: Option<&str>,
 ) -> Result<Response> {
@@ -49,14 +61,15 @@ async fn with_headers(
         headers.set(name, value)?;
     }
     let status = response.status_code();
-    let body = response.bytes().await?;
-    // A 204 must have a null body, not an empty one.
-    let rebuilt = if body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::from_bytes(body)?
+    let body = match response.body() {
+        ResponseBody::Stream(stream) => ResponseBody::Stream(stream.clone()),
+        ResponseBody::Body(bytes) => ResponseBody::Body(bytes.clone()),
+        // A 204 must have a null body, not an empty one.
+        ResponseBody::Empty => ResponseBody::Empty,
     };
-    Ok(rebuilt.with_status(status).with_headers(headers))
+    Ok(Response::from_body(body)?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 /// An auth configuration and the variable values (in `AUTH_VARIABLES` order) it was built from.
@@ -103,13 +116,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     };
     let response = handle(req, &env, &config).await?;
-    with_headers(response, &config, requested_headers.as_deref()).await
+    with_headers(response, &config, requested_headers.as_deref())
 }
 
 async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     let url = req.url()?;
     let upgrade = req.headers().get("Upgrade")?;
     let method = req.method().to_string();
+    // The admin namespace is never a sync route, whatever its query says.
+    if admin_route::is_admin_path(url.path()) && !(config.cors && method == "OPTIONS") {
+        return admin(req, env, config).await;
+    }
     let params = match route(
         &method,
         url.path(),
@@ -155,6 +172,15 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
                     .int("status", e.status().into())
                     .str("reason", e.message()),
             );
+            if let Some(dataset) = config
+                .metrics_binding
+                .as_deref()
+                .and_then(|name| env.analytics_engine(name).ok())
+            {
+                let point =
+                    metrics::refusal(&params.store_id, params.transport.as_str(), e.status());
+                write_data_point(&dataset, &point);
+            }
             return text_response(e.status(), e.message());
         }
     };
@@ -173,11 +199,70 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         .await
 }
 
+/// An admin request: the admin secret (never a sync token), the route, then the store's object.
+async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
+    let url = req.url()?;
+    let logger = Logger {
+        level: config.log_level,
+    };
+    let access = AdminAccess::from_secret(env::lookup(env, "ADMIN_SECRET"));
+    let authorization = req.headers().get("Authorization")?;
+    if let Err((e, refusal)) = access.check(authorization.as_deref()) {
+        if let Some(why) = refusal {
+            // the reason, never the value
+            logger.write(
+                Line::new(Level::Warn, "admin.refused")
+                    .str("method", req.method().as_ref())
+                    .str("path", url.path())
+                    .int("status", e.status.into())
+                    .str("reason", why.as_str()),
+            );
+        } else if e.status == 500 {
+            logger.write(Line::new(Level::Error, "config.error").str("error", &e.reason));
+        }
+        return json_response(e.status, &e.body());
+    }
+    let request =
+        match admin_route::parse(req.method().as_ref(), url.path(), url.query().unwrap_or("")) {
+            Ok(r) => r,
+            Err(e) => return json_response(e.status, &e.body()),
+        };
+    let namespace = match env.durable_object(SYNC_BACKEND_BINDING) {
+        Ok(ns) => ns,
+        Err(_) => {
+            let e = AdminError::new(
+                424,
+                format!("Required Durable Object binding '{SYNC_BACKEND_BINDING}' not available"),
+            );
+            return json_response(e.status, &e.body());
+        }
+    };
+    let stub = namespace.id_from_name(&request.store_id)?.get_stub()?;
+    // the object's copy: same method, URL and body, no Authorization, marked as authorized
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case(ADMIN_HEADER) {
+            headers.append(&name, &value)?;
+        }
+    }
+    headers.set(ADMIN_HEADER, "1")?;
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if let Some(body) = req.inner().body() {
+        init.with_body(Some(body.into()));
+    }
+    stub.fetch_with_request(Request::new_with_init(url.as_str(), &init)?)
+        .await
+}
+
 /// The request as the object gets it: unchanged but for the auth-expiry header.
 fn forwarded(req: Request, expires_at: Option<i64>) -> Result<Request> {
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        if !name.eq_ignore_ascii_case(AUTH_EXPIRES_HEADER) {
+        // headers only the Worker may set
+        if !name.eq_ignore_ascii_case(AUTH_EXPIRES_HEADER)
+            && !name.eq_ignore_ascii_case(ADMIN_HEADER)
+        {
             headers.append(&name, &value)?;
         }
     }

@@ -72,8 +72,13 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
 }
 
 /// `application/x-www-form-urlencoded` decoding, as `URLSearchParams` does it.
-fn form_decode(s: &str) -> Option<String> {
+pub(crate) fn form_decode(s: &str) -> Option<String> {
     percent_decode(s, true)
+}
+
+/// `decodeURIComponent`: strict percent-decoding (a path segment).
+pub(crate) fn decode_component(s: &str) -> Option<String> {
+    percent_decode(s, false)
 }
 
 /// Percent-decoding into UTF-8. With `plus_is_space` it is form decoding (lenient about stray

@@ -38,7 +38,7 @@ where
 
 /// A field that may be absent, where an explicit JSON `null` is a value, not an absence
 /// (serde's `Option` would read `null` as `None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
     Box::<RawValue>::deserialize(d).map(Some)
 }
 

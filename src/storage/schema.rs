@@ -44,6 +44,18 @@ pub fn select_max_seq_num(table: &str) -> String {
     format!(r#"SELECT MAX("seqNum") FROM "{table}""#)
 }
 
+/// Event count and the `createdAt` of the first and last event.
+pub fn summary(table: &str) -> String {
+    format!(
+        r#"SELECT COUNT(*), (SELECT "createdAt" FROM "{table}" ORDER BY "seqNum" ASC LIMIT 1), (SELECT "createdAt" FROM "{table}" ORDER BY "seqNum" DESC LIMIT 1) FROM "{table}""#
+    )
+}
+
+/// Every event of the store (an admin reset).
+pub fn delete_events(table: &str) -> String {
+    format!(r#"DELETE FROM "{table}""#)
+}
+
 /// Bindings: after, until.
 pub fn count_between(table: &str) -> String {
     format!(r#"SELECT COUNT(*) FROM "{table}" WHERE "seqNum" > ? AND "seqNum" <= ?"#)

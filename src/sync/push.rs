@@ -70,23 +70,31 @@ fn check_chain(batch: &[Event]) -> Result<(), SyncError> {
     let Some(first) = batch.first() else {
         return Ok(());
     };
-    let mut expected_parent = first.parent_seq_num;
-    for (i, event) in batch.iter().enumerate() {
-        if event.parent_seq_num != expected_parent {
-            return Err(invalid(format!(
-                "event {i} of the batch has parentSeqNum {} but the previous event has seqNum {expected_parent}",
-                event.parent_seq_num
-            )));
+    chain_error(
+        first.parent_seq_num,
+        batch.iter().map(|e| (e.parent_seq_num, e.seq_num)),
+    )
+    .map_or(Ok(()), |m| Err(invalid(m)))
+}
+
+/// Why a sequence of `(parentSeqNum, seqNum)` links is not one contiguous chain starting after
+/// `head` (`None` if it is). Shared by pushes and admin imports.
+pub fn chain_error(head: i64, links: impl Iterator<Item = (i64, i64)>) -> Option<String> {
+    let mut expected_parent = head;
+    for (i, (parent, seq)) in links.enumerate() {
+        if parent != expected_parent {
+            return Some(format!(
+                "event {i} of the batch has parentSeqNum {parent} but the previous event has seqNum {expected_parent}"
+            ));
         }
-        if event.seq_num != event.parent_seq_num + 1 || event.seq_num > MAX_SAFE_INTEGER {
-            return Err(invalid(format!(
-                "event {i} of the batch has seqNum {} but its parentSeqNum is {}; seqNum must be parentSeqNum + 1",
-                event.seq_num, event.parent_seq_num
-            )));
+        if seq != parent + 1 || seq > MAX_SAFE_INTEGER {
+            return Some(format!(
+                "event {i} of the batch has seqNum {seq} but its parentSeqNum is {parent}; seqNum must be parentSeqNum + 1"
+            ));
         }
-        expected_parent = event.seq_num;
+        expected_parent = seq;
     }
-    Ok(())
+    None
 }
 
 fn invalid(message: String) -> SyncError {

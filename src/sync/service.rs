@@ -85,6 +85,21 @@ pub trait EventLog {
     ) -> Result<Vec<StoredEvent>, StorageError>;
     /// Appends the batch and records `new_head`, atomically: all of it or none of it.
     fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError>;
+    /// Appends events that carry their own `createdAt` (an admin import) and records `new_head`,
+    /// atomically.
+    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError>;
+    /// How many events there are, and the `createdAt` of the first and the last.
+    fn summary(&self) -> Result<LogSummary, StorageError>;
+    /// Deletes every event and records head 0 with a new `backend_id`, atomically.
+    fn reset(&self, backend_id: &str) -> Result<(), StorageError>;
+}
+
+/// The log's size and time span.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSummary {
+    pub events: u64,
+    pub first_created_at: Option<String>,
+    pub last_created_at: Option<String>,
 }
 
 /// Which RPC group the message arrived on: the tags differ (§4, §5.3).
@@ -490,6 +505,48 @@ impl<L: EventLog> Store<L> {
         if let Some(response) = chunker.finish() {
             out(Output::Broadcast(response));
         }
+        Ok(())
+    }
+}
+
+impl<L: EventLog> Store<L> {
+    /// Appends an admin import page that [`crate::admin::ndjson::parse_import`] validated against
+    /// this head, and broadcasts it to live pulls like a push: connected clients see the imported
+    /// events in log order. Returns the new head.
+    pub fn import(
+        &mut self,
+        events: &[StoredEvent],
+        out: &mut dyn FnMut(Output),
+    ) -> Result<i64, StorageError> {
+        let links = events.iter().map(|e| (e.parent_seq_num, e.seq_num));
+        if let Some(reason) = super::push::chain_error(self.head, links) {
+            return Err(StorageError(format!(
+                "import does not continue the log: {reason}"
+            )));
+        }
+        let Some(last) = events.last() else {
+            return Ok(self.head);
+        };
+        self.log.append_stored(events, last.seq_num)?;
+        self.head = last.seq_num;
+        let mut chunker = Chunker::new(&self.backend_id, &self.limits);
+        for e in events {
+            if let Some(response) = chunker.push(e.view().encode_item()) {
+                out(Output::Broadcast(response));
+            }
+        }
+        if let Some(response) = chunker.finish() {
+            out(Output::Broadcast(response));
+        }
+        Ok(self.head)
+    }
+
+    /// Deletes the log and starts a new incarnation of the store under `backend_id`: clients
+    /// holding events of the old one get `BackendIdMismatchError` and reset (PROTOCOL.md §9.2).
+    pub fn reset(&mut self, backend_id: String) -> Result<(), StorageError> {
+        self.log.reset(&backend_id)?;
+        self.head = 0;
+        self.backend_id = backend_id;
         Ok(())
     }
 }

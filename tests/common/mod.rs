@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use livestore_sync_rs::protocol::messages::Event;
 use livestore_sync_rs::sync::service::{
-    Connection, EventLog, Output, StorageError, Store, StoredEvent, Transport,
+    Connection, EventLog, LogSummary, Output, StorageError, Store, StoredEvent, Transport,
 };
 use livestore_sync_rs::sync::Limits;
 
@@ -69,6 +69,36 @@ impl EventLog for MemLog {
             );
         }
         self.head.set(new_head);
+        Ok(())
+    }
+
+    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError> {
+        if self.fail_next_append.replace(false) {
+            return Err(StorageError("disk on fire".into()));
+        }
+        let mut rows = self.rows.borrow_mut();
+        if events.iter().any(|e| rows.contains_key(&e.seq_num)) {
+            return Err(StorageError("UNIQUE constraint failed".into()));
+        }
+        for e in events {
+            rows.insert(e.seq_num, e.clone());
+        }
+        self.head.set(new_head);
+        Ok(())
+    }
+
+    fn summary(&self) -> Result<LogSummary, StorageError> {
+        let rows = self.rows.borrow();
+        Ok(LogSummary {
+            events: rows.len() as u64,
+            first_created_at: rows.values().next().map(|e| e.created_at.clone()),
+            last_created_at: rows.values().next_back().map(|e| e.created_at.clone()),
+        })
+    }
+
+    fn reset(&self, _backend_id: &str) -> Result<(), StorageError> {
+        self.rows.borrow_mut().clear();
+        self.head.set(0);
         Ok(())
     }
 }

@@ -1,0 +1,211 @@
+//! The admin actions inside a store's Durable Object: info, streamed export, page import, reset.
+//! The Worker has checked the admin secret and the route; the decisions (formats, validation,
+//! what a reset does to the log) are the core's (`crate::admin`, `Store::import`, `Store::reset`).
+
+use futures_util::stream;
+use worker::*;
+
+use crate::admin::info::{StoreInfo, TransportUse, Transports};
+use crate::admin::ndjson::{export_line, parse_import};
+use crate::admin::route::{self, Action};
+use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
+use crate::log::Level;
+use crate::protocol::rpc;
+use crate::sync::backend_id;
+use crate::sync::service::{EventLog, Output};
+
+use super::durable_object::{read_attachment, SyncBackendDO};
+
+/// Events per page of an export: one SQLite query and one chunk of the response each.
+const EXPORT_PAGE_EVENTS: usize = 1_000;
+
+fn json(status: u16, body: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+fn error(e: &AdminError) -> Result<Response> {
+    json(e.status, &e.body())
+}
+
+impl SyncBackendDO {
+    /// Serves an admin request the Worker forwarded (and authorized).
+    pub(super) async fn serve_admin(&self, mut req: Request) -> Result<Response> {
+        let url = req.url()?;
+        let method = req.method().to_string();
+        let request = match route::parse(&method, url.path(), url.query().unwrap_or("")) {
+            Ok(r) => r,
+            Err(e) => return error(&e),
+        };
+        let store_id = request.store_id.as_str();
+        let response = match request.action {
+            Action::Info => self.admin_info(store_id),
+            Action::Export { since, limit } => return self.admin_export(store_id, since, limit),
+            Action::Import => match rpc::message_text(req.bytes().await?, self.max_message_bytes())
+            {
+                Ok(body) => self.admin_import(store_id, &body),
+                Err(e @ rpc::Unreadable::TooLarge(_)) => Err(AdminError::new(413, e.reason())),
+                Err(e) => Err(AdminError::new(400, e.reason())),
+            },
+            Action::Reset => {
+                let body = req.text().await.unwrap_or_default();
+                self.admin_reset(store_id, &body)
+            }
+        };
+        let (status, body) = match response {
+            Ok(body) => (200, body),
+            Err(e) => (e.status, e.body()),
+        };
+        self.logger.write(
+            self.line(
+                if status < 400 {
+                    Level::Info
+                } else {
+                    Level::Warn
+                },
+                "admin",
+                store_id,
+            )
+            .str("action", request.action.name())
+            .int("status", status.into()),
+        );
+        json(status, &body)
+    }
+
+    fn storage_failure(&self, store_id: &str, e: &str) -> AdminError {
+        self.log_storage_error(store_id, e);
+        AdminError::new(500, format!("Storage unavailable: {e}"))
+    }
+
+    fn admin_info(&self, store_id: &str) -> std::result::Result<String, AdminError> {
+        let attachments: Vec<_> = self
+            .state
+            .get_websockets()
+            .iter()
+            .filter_map(read_attachment)
+            .collect();
+        let info = self
+            .with_store(store_id, |store| {
+                store.log.summary().map(|summary| StoreInfo {
+                    store_id: store_id.to_owned(),
+                    storage: "durable-object-sqlite",
+                    backend_id: store.backend_id.clone(),
+                    head: store.head,
+                    events: summary.events,
+                    bytes: store.log.database_size(),
+                    first_event_at: summary.first_created_at,
+                    last_event_at: summary.last_created_at,
+                    transports: Transports {
+                        ws: TransportUse::of_sockets(&attachments),
+                        http: TransportUse::default(),
+                    },
+                })
+            })
+            .and_then(|r| r.map_err(|e| e.0))
+            .map_err(|e| self.storage_failure(store_id, &e))?;
+        Ok(info.to_json())
+    }
+
+    /// Streams the events after `since` (up to the head at the start, and at most `limit`) as
+    /// NDJSON, one page per chunk: memory stays one page whatever the size of the log.
+    fn admin_export(&self, store_id: &str, since: i64, limit: Option<u64>) -> Result<Response> {
+        let opened = self.with_store(store_id, |store| (store.log.pages(), store.head));
+        let (pages, head) = match opened {
+            Ok(x) => x,
+            Err(e) => return error(&self.storage_failure(store_id, &e)),
+        };
+        let until = match limit {
+            Some(n) => head.min(since.saturating_add(n.min(i64::MAX as u64) as i64)),
+            None => head,
+        };
+        let body = stream::unfold(Some(since), move |after| {
+            let result = after.and_then(|after| {
+                if after >= until {
+                    return None;
+                }
+                Some(match pages.read(after, until, EXPORT_PAGE_EVENTS) {
+                    Ok(page) if page.is_empty() => return None,
+                    Ok(page) => {
+                        let mut text = String::with_capacity(page.len() * 256);
+                        page.iter().for_each(|e| export_line(e, &mut text));
+                        let last = page.last().map(|e| e.seq_num);
+                        (Ok::<Vec<u8>, Error>(text.into_bytes()), last)
+                    }
+                    // the response has started: end it; the client sees a short export and
+                    // resumes with `since`
+                    Err(e) => (Err(Error::RustError(e.0)), None),
+                })
+            });
+            async move { result }
+        });
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/x-ndjson")?;
+        headers.set("X-Store-Head", &head.to_string())?;
+        headers.set("X-Export-Until", &until.to_string())?;
+        self.logger.write(
+            self.line(Level::Info, "admin", store_id)
+                .str("action", "export")
+                .int("since", since)
+                .int("until", until),
+        );
+        Ok(Response::from_stream(body)?.with_headers(headers))
+    }
+
+    fn admin_import(&self, store_id: &str, body: &str) -> std::result::Result<String, AdminError> {
+        let outcome = self.with_store(store_id, |store| {
+            let events = parse_import(body, store.head, &store.limits)?;
+            let imported = events.len();
+            let head = store
+                .import(&events, &mut |o| {
+                    if let Output::Broadcast(r) = o {
+                        self.broadcast(&r)
+                    }
+                })
+                .map_err(|e| {
+                    self.log_storage_error(store_id, &e.0);
+                    // nothing of this page was written; the store is as it was
+                    AdminError::new(
+                        500,
+                        format!("Storage unavailable: {}; head still {}", e.0, store.head),
+                    )
+                })?;
+            Ok(serde_json::json!({ "imported": imported, "head": head }).to_string())
+        });
+        outcome.map_err(|e| self.storage_failure(store_id, &e))?
+    }
+
+    fn admin_reset(&self, store_id: &str, body: &str) -> std::result::Result<String, AdminError> {
+        let confirm = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("confirm").and_then(|c| c.as_str()).map(str::to_owned));
+        if confirm.as_deref() != Some(store_id) {
+            return Err(AdminError::new(
+                400,
+                format!(
+                    "A reset deletes every event: confirm it with the body {{\"confirm\":{}}}",
+                    serde_json::Value::from(store_id)
+                ),
+            ));
+        }
+        let new_id = backend_id::generate()
+            .map_err(|e| AdminError::new(500, format!("No random source for a backendId: {e}")))?;
+        let reset = self
+            .with_store(store_id, |store| store.reset(new_id.clone()))
+            .map_err(|e| self.storage_failure(store_id, &e))?;
+        reset.map_err(|e| self.storage_failure(store_id, &e.0))?;
+        // Every socket's pulls belong to the old incarnation: close them; the clients reconnect,
+        // and their next pull or push gets BackendIdMismatchError.
+        let sockets = self.state.get_websockets();
+        for ws in &sockets {
+            let _ = ws.close(Some(RESET_CLOSE_CODE), Some(RESET_CLOSE_REASON));
+        }
+        self.subscribers.replace(None);
+        Ok(
+            serde_json::json!({ "backendId": new_id, "head": 0, "closedSockets": sockets.len() })
+                .to_string(),
+        )
+    }
+}
