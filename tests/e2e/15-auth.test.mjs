@@ -16,7 +16,9 @@ import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
-import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, sleep, startServer, waitConnected } from './harness.mjs'
+import { readFileSync } from 'node:fs'
+
+import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitForLog } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
 
@@ -188,6 +190,31 @@ test('refused tokens: 401/403, plain-text reason, CORS, over a WebSocket upgrade
 
   // none of the refused pushes reached the store
   assert.deepEqual(await serverEvents(storeId), [])
+})
+
+test('a refused token is logged: one auth.refused line with the store, the status and the reason, never the token', { skip: SKIP ?? oursOnly('writes no structured log lines') }, async () => {
+  const storeId = freshStoreId('auth-log')
+  const expired = hsToken(claimsFor(storeId, { exp: nowSec() - 60 }))
+  const forged = tamper(hsToken(claimsFor(storeId)), claimsFor(storeId, { stores: ['*'] }))
+  const otherStore = hsToken(claimsFor('some-other-store'))
+  const ws = await refusedUpgrade(authed, { storeId, payload: payloadOf(expired) })
+  assert.equal(ws.status, 401)
+  const http = await rawHttp(authed, { storeId, payload: payloadOf(forged), body: httpPull(storeId) })
+  assert.equal(http.status, 401)
+  const forbidden = await rawHttp(authed, { storeId, payload: payloadOf(otherStore), body: httpPull(storeId) })
+  assert.equal(forbidden.status, 403)
+  const line = (pred, what) => waitForLog(authed, (l) => l.event === 'auth.refused' && l.store === storeId && pred(l), 5_000, what)
+  const a = await line((l) => l.transport === 'ws', 'the refused upgrade')
+  assert.deepEqual(a, { level: 'warn', event: 'auth.refused', store: storeId, transport: 'ws', status: 401, reason: 'Token expired' })
+  const b = await line((l) => l.transport === 'http' && l.status === 401, 'the refused HTTP call')
+  assert.match(b.reason, /signature/)
+  const c = await line((l) => l.status === 403, 'the forbidden store')
+  assert.match(c.reason, /does not allow store/)
+  const log = readFileSync(authed.logFile, 'utf8')
+  for (const token of [expired, forged, otherStore]) {
+    for (const part of token.split('.')) assert.ok(!log.includes(part), 'no part of a token is ever logged')
+  }
+  assert.equal(serverLog(authed).filter((l) => l.store === storeId && l.event !== 'auth.refused').length, 0, 'the object was never touched')
 })
 
 test('accepted tokens: HS256, ES256 by kid, store prefix, aud list → 101 and syncing; HTTP push/pull', { skip: SKIP }, async () => {
