@@ -27,10 +27,12 @@ const usage = `usage: node bench/run.mjs [options]
   --workloads a,b      subset of: ${WORKLOADS.map((w) => w.key).join(',')}
   --idle-ms MS         idle period of the idle workload (default 12000)
   --no-probe           skip the hibernation probe (second idle period with heap snapshots)
+  --no-log-cost        skip the logging-cost comparison (push1 on ours with LOG_LEVEL=info vs error)
+  --log-cost-rounds N  rounds of that comparison (default 3; medians)
   --keep-logs          keep the wrangler logs (paths printed at the end)`
 
 const parseArgs = (argv) => {
-  const o = { quick: false, big: false, rounds: undefined, only: undefined, workloads: undefined, idleMs: 12_000, keepLogs: false, probe: true }
+  const o = { quick: false, big: false, rounds: undefined, only: undefined, workloads: undefined, idleMs: 12_000, keepLogs: false, probe: true, logCost: true, logCostRounds: 3 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -47,6 +49,8 @@ const parseArgs = (argv) => {
     else if (a.startsWith('--idle-ms')) o.idleMs = Number(val())
     else if (a === '--keep-logs') o.keepLogs = true
     else if (a === '--no-probe') o.probe = false
+    else if (a === '--no-log-cost') o.logCost = false
+    else if (a.startsWith('--log-cost-rounds')) o.logCostRounds = Number(val())
     else if (a === '--help' || a === '-h') {
       console.log(usage)
       process.exit(0)
@@ -72,6 +76,10 @@ const SERVER_SETUP = {
   ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
   ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, tests/reference/)' },
 }
+// The logging-cost comparison runs push1 on ours (LOG_LEVEL defaults to info)
+// and on a second copy of ours that logs errors only.
+const QUIET = { kind: 'ours', vars: { AUTH_MODE: 'none', LOG_LEVEL: 'error' } }
+const logCost = opts.logCost && kinds.includes('ours') && (!opts.workloads || opts.workloads.includes('push1'))
 if (kinds.includes('ours') && !existsSync(path.join(REPO, 'build/index.js'))) {
   console.error('build/index.js is missing: build the Rust worker first (this script never builds it).')
   process.exit(2)
@@ -104,13 +112,14 @@ const main = async () => {
   log(`starting ${kinds.join(' and ')} under wrangler dev ...`)
   const servers = {}
   const results = []
+  const logCostRuns = []
   try {
     // Both start in parallel; only one is ever under load at a time afterwards.
-    const started = await Promise.allSettled(
-      kinds.map((k) => startServer({ kind: k, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs })),
-    )
+    const starting = kinds.map((k) => ({ key: k, kind: k, vars: SERVER_SETUP[k].vars }))
+    if (logCost) starting.push({ key: 'ours-quiet', ...QUIET })
+    const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, env: s.vars, keepLogs: opts.keepLogs })))
     started.forEach((s, i) => {
-      if (s.status === 'fulfilled') servers[kinds[i]] = s.value
+      if (s.status === 'fulfilled') servers[starting[i].key] = s.value
     })
     const failedStart = started.find((s) => s.status === 'rejected')
     if (failedStart) throw failedStart.reason
@@ -118,7 +127,7 @@ const main = async () => {
       const s = servers[k]
       log(`${k}: http://127.0.0.1:${s.port} ready in ${(s.readyMs / 1000).toFixed(1)} s; workerd pids ${s.procs.map((p) => `${p.pid}(${p.role})`).join(', ')}`)
     }
-    for (const k of kinds) {
+    for (const k of Object.keys(servers)) {
       log(`warming up ${k} ...`)
       await warmUp(servers[k])
     }
@@ -139,6 +148,17 @@ const main = async () => {
           }
           if (!r.ok) servers[k].keepLogs = true
           results.push({ workload: w.key, server: k, round: round + 1, order: order.indexOf(k) + 1, runS: (performance.now() - t0) / 1000, ...r })
+          await sleep(300)
+        }
+      }
+    }
+    if (logCost) {
+      const push1 = WORKLOADS.find((w) => w.key === 'push1')
+      for (let round = 0; round < opts.logCostRounds; round++) {
+        for (const k of round % 2 ? ['ours-quiet', 'ours'] : ['ours', 'ours-quiet']) {
+          log(`log cost round ${round + 1}/${opts.logCostRounds} on ${k} ...`)
+          const r = await push1.run(servers[k], cfg)
+          logCostRuns.push({ server: k, cpuPer1k: r.userWorkerCpuPer1kEventsS, allCpuPer1k: r.cpuPer1kEventsS })
           await sleep(300)
         }
       }
@@ -177,6 +197,20 @@ const main = async () => {
   const failures = results.filter((r) => !r.ok)
   for (const f of failures) footer.push(`FAILED: ${f.workload} on ${f.server} (round ${f.round}): ${f.error.split('\n')[0]}`)
 
+  if (logCostRuns.length) {
+    const med = (k, f) => {
+      const v = logCostRuns.filter((r) => r.server === k).map(f).sort((a, b) => a - b)
+      return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
+    }
+    const info = med('ours', (r) => r.cpuPer1k)
+    const quiet = med('ours-quiet', (r) => r.cpuPer1k)
+    footer.unshift(
+      `Logging cost (ours, ${cfg.push1Events} single-event pushes, medians of ${opts.logCostRounds} alternating rounds, user-worker workerd CPU): ` +
+        `LOG_LEVEL=info (a "pushes" summary line per store every 10 s, refusals one by one) ${info.toFixed(3)} s per 1,000 events, LOG_LEVEL=error ${quiet.toFixed(3)} s; ` +
+        `logging at info costs ${(((info - quiet) / quiet) * 100).toFixed(1)} % of push CPU.`,
+    )
+  }
+
   const text = [...header, '', renderTable(rows), '', ...footer].join('\n')
   console.log(text)
 
@@ -206,7 +240,7 @@ const main = async () => {
       ]),
     ),
   }
-  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, table: text }, null, 2))
+  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, table: text }, null, 2))
   console.log(`\nJSON: ${path.relative(process.cwd(), outFile)}`)
   for (const k of kinds) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
   if (failures.length) process.exitCode = 1

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::log::{Level, Line};
 use crate::protocol::rpc::{self, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
+use crate::sync::activity::{Activity, PushTally};
 use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
 use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
@@ -72,6 +73,8 @@ pub struct SyncBackendDO {
     metrics: Option<AnalyticsEngineDataset>,
     /// This instance's name in log lines (see [`instance_name`]).
     instance: String,
+    /// Accepted and refused pushes since the last `pushes` summary line.
+    tally: RefCell<PushTally>,
     /// `FAULT_INJECTION`, for the end-to-end test of a failing transaction (see `sql_log`).
     fault: Option<String>,
     /// Loaded on the first message after construction (and so again after every eviction).
@@ -119,15 +122,13 @@ impl SyncBackendDO {
     }
 
     /// Logs what the core reports a request did, and records its data point.
-    fn record_activity(
-        &self,
-        store_id: &str,
-        transport: Transport,
-        activity: &crate::sync::activity::Activity,
-    ) {
+    fn record_activity(&self, store_id: &str, transport: Transport, activity: &Activity) {
         let line = activity.log_line(store_id, transport);
         if self.logger.enabled(line.level()) {
             self.logger.write(line.str("instance", &self.instance));
+        }
+        if let Some(summary) = self.tally.borrow_mut().record(activity, now_ms(), store_id) {
+            self.logger.write(summary.str("instance", &self.instance));
         }
         self.record(|| activity.data_point(store_id, transport));
     }
@@ -309,6 +310,7 @@ impl DurableObject for SyncBackendDO {
             logger,
             metrics,
             instance: instance_name(),
+            tally: RefCell::new(PushTally::default()),
             fault: env::lookup(&env, super::sql_log::FAULT_VARIABLE),
             store: RefCell::new(None),
             subscribers: RefCell::new(None),
@@ -434,6 +436,9 @@ impl DurableObject for SyncBackendDO {
             };
             self.logger.write(line);
             self.record(|| metrics::connection(&a.store_id, Some(seconds.unwrap_or(0.0))));
+            if let Some(summary) = self.tally.borrow_mut().flush(now_ms(), &a.store_id) {
+                self.logger.write(summary.str("instance", &self.instance));
+            }
         }
         let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
             code as u16

@@ -69,7 +69,8 @@ export const DEFAULT_VARS = {
   // our server requires a JWT by default (AUTH_MODE=jwt); the protocol tests run with auth off.
   // A socket that carries no request is closed after 3 s (10 s by default), so that a published
   // client that reconnected without its requests (see src/sync/closing.rs) recovers quickly.
-  ours: { AUTH_MODE: 'none', FIRST_REQUEST_TIMEOUT_SECONDS: '3' },
+  // LOG_LEVEL=debug writes a line per push, which the eviction proofs read.
+  ours: { AUTH_MODE: 'none', FIRST_REQUEST_TIMEOUT_SECONDS: '3', LOG_LEVEL: 'debug' },
   ref: {},
 }
 
