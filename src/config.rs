@@ -2,6 +2,7 @@
 //! Pure: takes a lookup function, so it is tested without a runtime.
 
 use crate::log::Level;
+use crate::storage::StorageKind;
 use crate::sync::limits::{Limits, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// Settings read from the environment on each request (they are cheap to read and a redeploy
@@ -25,6 +26,9 @@ pub struct Config {
     pub first_request_timeout_ms: Option<i64>,
     /// `LOG_LEVEL` (`error`, `warn`, `info` (default), `debug`): which log lines are written.
     pub log_level: Level,
+    /// `STORAGE` (`do-sqlite` (default) or `d1`) and `D1_BINDING` (default `DB`): where event logs
+    /// live.
+    pub storage: StorageKind,
     /// `METRICS_BINDING`: the name of a Workers Analytics Engine dataset binding to write data
     /// points to; none when unset.
     pub metrics_binding: Option<String>,
@@ -83,9 +87,15 @@ impl Config {
         let metrics_binding = lookup("METRICS_BINDING")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
+        let storage = StorageKind::parse(
+            lookup("STORAGE").as_deref(),
+            lookup("D1_BINDING").as_deref(),
+        )
+        .map_err(ConfigError)?;
         Ok(Config {
             cors,
             log_level,
+            storage,
             metrics_binding,
             first_request_timeout_ms: (first_request_timeout > 0)
                 .then(|| (first_request_timeout.min(86_400) as i64) * 1000),

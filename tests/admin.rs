@@ -12,7 +12,7 @@ fn export(store: &livestore_sync_rs::sync::service::Store<MemLog>, since: i64) -
     let mut text = String::new();
     let mut after = since;
     loop {
-        let page = store.log.read_between(after, store.head, 7).unwrap();
+        let page = block_on(store.log.read_between(after, store.head, 7)).unwrap();
         let Some(last) = page.last() else { break };
         after = last.seq_num;
         for e in &page {
@@ -45,11 +45,11 @@ fn export_then_import_into_another_store_gives_an_identical_log() {
     for page in text.lines().collect::<Vec<_>>().chunks(20) {
         let body = page.join("\n");
         let events = parse_import(&body, b.head, &b.limits).unwrap();
-        b.import(&events, &mut |o| {
+        block_on(b.import(&events, &mut |o| {
             if let Output::Broadcast(r) = o {
                 broadcast.push(serde_json::from_str::<Value>(&r).unwrap());
             }
-        })
+        }))
         .unwrap();
     }
     assert_eq!(b.head, 51);
@@ -88,7 +88,7 @@ fn an_import_must_continue_the_log_and_a_failed_page_changes_nothing() {
     let events = parse_import(&rest, s.head, &s.limits).unwrap();
     s.log.fail_next_append.set(true);
     assert!(
-        s.import(&events, &mut |_| {}).is_err(),
+        block_on(s.import(&events, &mut |_| {})).is_err(),
         "a storage failure is reported"
     );
     assert_eq!(
@@ -96,9 +96,9 @@ fn an_import_must_continue_the_log_and_a_failed_page_changes_nothing() {
         (3, 3),
         "and nothing changed"
     );
-    assert_eq!(s.import(&events, &mut |_| {}).unwrap(), 10);
+    assert_eq!(block_on(s.import(&events, &mut |_| {})).unwrap(), 10);
     // the core refuses a page that was validated against another head
-    assert!(s.import(&events, &mut |_| {}).is_err());
+    assert!(block_on(s.import(&events, &mut |_| {})).is_err());
     assert_eq!(s.head, 10);
 }
 
@@ -106,9 +106,9 @@ fn an_import_must_continue_the_log_and_a_failed_page_changes_nothing() {
 fn reset_starts_a_new_incarnation_that_old_clients_cannot_mix_with() {
     let mut s = store();
     push_events(&mut s, 1, 5);
-    s.reset("NewBackendId000000000".into()).unwrap();
+    block_on(s.reset("NewBackendId000000000".into())).unwrap();
     assert_eq!((s.head, s.log.rows.borrow().len()), (0, 0));
-    assert_eq!(s.log.summary().unwrap().events, 0);
+    assert_eq!(block_on(s.log.summary()).unwrap().events, 0);
     // a client of the old incarnation: its pull (cursor with the old backendId) and its push fail
     let o = ws(
         &mut s,

@@ -193,9 +193,13 @@ impl Golden {
             if transport == Transport::WebSocket && !conn.needs_store(&text) {
                 // what the Durable Object does before the core (and so what production sends)
             } else {
-                store.handle_message(transport, conn, &text, &|| NOW.to_owned(), &mut |o| {
-                    outputs.push(o)
-                });
+                block_on(store.handle_message(
+                    transport,
+                    conn,
+                    &text,
+                    &|| NOW.to_owned(),
+                    &mut |o| outputs.push(o),
+                ));
             }
             let mut replies = Vec::new();
             for o in outputs {

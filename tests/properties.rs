@@ -376,7 +376,9 @@ fn mutated_push(n: usize, args: &[Value], mutations: &[Mutation]) -> String {
             Mutation::None => {}
             Mutation::Parent(d) => {
                 if let Some(e) = events.first_mut() {
-                    e["parentSeqNum"] = json!(e["parentSeqNum"].as_i64().unwrap() + d);
+                    if let Some(parent) = e["parentSeqNum"].as_i64() {
+                        e["parentSeqNum"] = json!(parent + d);
+                    }
                 }
             }
             Mutation::SeqNum(i, d) | Mutation::ParentOf(i, d) => {
@@ -563,13 +565,13 @@ fn random_sessions_keep_every_acknowledged_event() {
                 let mut replies = Vec::new();
                 let mut outputs = Vec::new();
                 if conns[c].needs_store(frame) {
-                    s.handle_message(
+                    block_on(s.handle_message(
                         Transport::WebSocket,
                         &mut conns[c],
                         frame,
                         &|| NOW.to_owned(),
                         &mut |o| outputs.push(o),
-                    );
+                    ));
                 }
                 for o in outputs {
                     match o {

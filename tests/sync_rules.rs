@@ -194,13 +194,13 @@ fn push_is_broadcast_before_its_ack_and_live_pull_registers() {
     assert_eq!(o.replies.len(), 1, "history only, no Exit for a live pull");
     assert_eq!(conn.live_pulls.len(), 1);
     let mut order = Vec::new();
-    s.handle_message(
+    block_on(s.handle_message(
         Transport::WebSocket,
         &mut Connection::default(),
         &push_frame("1", &[event(1), event(2)], Some(BACKEND_ID)),
         &|| NOW.to_owned(),
         &mut |o| order.push(o),
-    );
+    ));
     assert!(matches!(
         order[0],
         livestore_sync_rs::sync::service::Output::Broadcast(_)
@@ -502,13 +502,13 @@ fn history_is_paced_by_acks_within_a_window() {
     assert_eq!(conn.pending_pulls.len(), 1);
     // A push while the history is paced is not broadcast to the pending pull...
     let mut b = Vec::new();
-    s.handle_message(
+    block_on(s.handle_message(
         Transport::WebSocket,
         &mut Connection::default(),
         &push_frame("p", &[event(2_001)], None),
         &|| NOW.to_owned(),
         &mut |o| b.push(o),
-    );
+    ));
     assert!(conn.live_pulls.is_empty());
     // ...each Ack releases one more chunk; the last history chunk is followed by the catch-up of
     // event 2001 and the registration for broadcasts: every event exactly once, in order.

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::JsCast;
 use worker::*;
 
 use crate::auth::{parse_leeway, EXPIRES_HEADER};
@@ -17,8 +18,9 @@ use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
 use super::env;
 use super::logging::{write_data_point, Logger};
-use super::sql_log::SqlEventLog;
+use super::storage::{self, AnyLog};
 use crate::metrics::{self, DataPoint};
+use futures_util::lock::Mutex;
 
 pub(super) fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
     let text: String = ws.deserialize_attachment().ok().flatten()?;
@@ -58,6 +60,19 @@ fn json_response(status: u16, body: &str) -> Result<Response> {
         .with_headers(headers))
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `ctx`, seen through the one hibernation method workers-rs 0.8.7 does not bind.
+    type HibernationState;
+
+    /// When the runtime last answered a Ping of this socket with the auto-response, if ever.
+    #[wasm_bindgen(method, js_name = getWebSocketAutoResponseTimestamp)]
+    fn auto_response_timestamp(
+        this: &HibernationState,
+        ws: &web_sys::WebSocket,
+    ) -> Option<js_sys::Date>;
+}
+
 /// Each socket with live pulls, and their request ids.
 type Subscribers = Vec<(WebSocket, Vec<RequestId>)>;
 
@@ -78,7 +93,10 @@ pub struct SyncBackendDO {
     /// `FAULT_INJECTION`, for the end-to-end test of a failing transaction (see `sql_log`).
     fault: Option<String>,
     /// Loaded on the first message after construction (and so again after every eviction).
-    pub(super) store: RefCell<Option<Store<SqlEventLog>>>,
+    /// One message at a time holds it: with D1 a message awaits storage, and the next one waits
+    /// its turn instead of interleaving (over the object's SQLite nothing ever waits).
+    pub(super) store: Mutex<Option<Store<AnyLog>>>,
+    env: Env,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
     /// `None` until first needed after construction, and whenever a socket's live pulls change.
     pub(super) subscribers: RefCell<Option<Subscribers>>,
@@ -92,21 +110,29 @@ impl SyncBackendDO {
             .str("instance", &self.instance)
     }
 
-    /// Runs `f` on the store, opening it first if this instance has not yet.
-    pub(super) fn with_store<R>(
+    /// Runs `f` on the store, opening it first if this instance has not yet. Messages of this
+    /// object take turns here.
+    pub(super) async fn with_store<R>(
         &self,
         store_id: &str,
-        f: impl FnOnce(&mut Store<SqlEventLog>) -> R,
+        f: impl AsyncFnOnce(&mut Store<AnyLog>) -> R,
     ) -> std::result::Result<R, String> {
-        let mut slot = self.store.borrow_mut();
+        let mut slot = self.store.lock().await;
         if slot.is_none() {
             let config = self.config.as_ref().map_err(Clone::clone)?;
-            let (log, head, backend_id) =
-                SqlEventLog::open(self.state.storage(), store_id, self.fault.as_deref())
-                    .map_err(|e| e.0)?;
+            let (log, head, backend_id) = storage::open(
+                &self.state,
+                &self.env,
+                &config.storage,
+                store_id,
+                self.fault.as_deref(),
+            )
+            .await
+            .map_err(|e| e.0)?;
             self.logger.write(
                 self.line(Level::Info, "store.load", store_id)
-                    .int("head", head),
+                    .int("head", head)
+                    .str("storage", config.storage.name()),
             );
             *slot = Some(Store {
                 log,
@@ -116,9 +142,17 @@ impl SyncBackendDO {
             });
         }
         match slot.as_mut() {
-            Some(store) => Ok(f(store)),
+            Some(store) => Ok(f(store).await),
             None => Err("store not loaded".into()),
         }
+    }
+
+    /// `durable-object-sqlite` or `d1`, as the admin info names the configured storage.
+    pub(super) fn storage_name(&self) -> &'static str {
+        self.config
+            .as_ref()
+            .map(|c| c.storage.name())
+            .unwrap_or("durable-object-sqlite")
     }
 
     /// Logs what the core reports a request did, and records its data point.
@@ -184,6 +218,14 @@ impl SyncBackendDO {
             .as_ref()
             .map(|c| c.max_message_bytes)
             .unwrap_or(crate::config::DEFAULT_MAX_MESSAGE_BYTES)
+    }
+
+    /// Whether the client has pinged on this socket (the runtime answered with the
+    /// auto-response): an orphaned published client pings every 10 s.
+    fn has_spoken(&self, ws: &WebSocket) -> bool {
+        let state: &HibernationState = self.state.as_raw().unchecked_ref();
+        let web_socket: &web_sys::WebSocket = ws.as_ref();
+        state.auto_response_timestamp(web_socket).is_some()
     }
 
     /// Closes the socket if its token has run out; `true` if it did.
@@ -261,20 +303,26 @@ impl SyncBackendDO {
             }
         };
         let mut replies = Vec::new();
-        let outcome = self.with_store(store_id, |store| {
-            let mut conn = Connection::default();
-            store.handle_message(
-                Transport::Http,
-                &mut conn,
-                &body,
-                &now_iso,
-                &mut |o| match o {
-                    Output::Reply(frame) => replies.push(frame),
-                    Output::Broadcast(response) => self.broadcast(&response),
-                    Output::Activity(a) => self.record_activity(store_id, Transport::Http, &a),
-                },
-            );
-        });
+        let outcome = self
+            .with_store(store_id, async |store| {
+                let mut conn = Connection::default();
+                store
+                    .handle_message(
+                        Transport::Http,
+                        &mut conn,
+                        &body,
+                        &now_iso,
+                        &mut |o| match o {
+                            Output::Reply(frame) => replies.push(frame),
+                            Output::Broadcast(response) => self.broadcast(&response),
+                            Output::Activity(a) => {
+                                self.record_activity(store_id, Transport::Http, &a)
+                            }
+                        },
+                    )
+                    .await;
+            })
+            .await;
         if let Err(e) = outcome {
             self.log_storage_error(store_id, &e);
             return Response::error(format!("Storage unavailable: {e}"), 500);
@@ -311,8 +359,9 @@ impl DurableObject for SyncBackendDO {
             metrics,
             instance: instance_name(),
             tally: RefCell::new(PushTally::default()),
-            fault: env::lookup(&env, super::sql_log::FAULT_VARIABLE),
-            store: RefCell::new(None),
+            fault: env::lookup(&env, storage::sql_log::FAULT_VARIABLE),
+            store: Mutex::new(None),
+            env,
             subscribers: RefCell::new(None),
         }
     }
@@ -329,7 +378,7 @@ impl DurableObject for SyncBackendDO {
         match params.transport {
             TransportKind::Ws => {
                 // Open the store now so a storage problem shows at connect time, not mid-sync.
-                if let Err(e) = self.with_store(&params.store_id, |_| ()) {
+                if let Err(e) = self.with_store(&params.store_id, async |_| ()).await {
                     self.log_storage_error(&params.store_id, &e);
                     return Response::error(format!("Storage unavailable: {e}"), 500);
                 }
@@ -378,20 +427,23 @@ impl DurableObject for SyncBackendDO {
         let live_before = conn.live_pulls.clone();
         let requested_before = conn.requested;
         let store_id = attachment.store_id.clone();
-        let outcome =
-            self.with_store(&store_id, |store| {
-                store.handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
-                    match o {
-                        Output::Reply(frame) => {
-                            let _ = ws.send_with_str(frame);
+        let outcome = self
+            .with_store(&store_id, async |store| {
+                store
+                    .handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
+                        match o {
+                            Output::Reply(frame) => {
+                                let _ = ws.send_with_str(frame);
+                            }
+                            Output::Broadcast(response) => self.broadcast(&response),
+                            Output::Activity(a) => {
+                                self.record_activity(&store_id, Transport::WebSocket, &a)
+                            }
                         }
-                        Output::Broadcast(response) => self.broadcast(&response),
-                        Output::Activity(a) => {
-                            self.record_activity(&store_id, Transport::WebSocket, &a)
-                        }
-                    }
-                })
-            });
+                    })
+                    .await
+            })
+            .await;
         match outcome {
             Ok(true) => {
                 if conn.live_pulls != live_before {
@@ -452,10 +504,18 @@ impl DurableObject for SyncBackendDO {
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
         for ws in self.state.get_websockets() {
-            if let Some(a) = read_attachment(&ws) {
-                if let Some(why) = a.due(&self.closing, now) {
-                    self.close(&ws, &a, why);
+            let Some(mut a) = read_attachment(&ws) else {
+                continue;
+            };
+            match a.due(&self.closing, now) {
+                // its client has sent nothing at all yet: a close would not reach it (see
+                // sync::closing); an orphaned client pings within 10 s, look again then
+                Some(Closure::NoRequest) if !self.has_spoken(&ws) => {
+                    a.postpone_no_request(now);
+                    write_attachment(&ws, &a)?;
                 }
+                Some(why) => self.close(&ws, &a, why),
+                None => {}
             }
         }
         self.schedule_alarm().await?;

@@ -4,6 +4,6 @@
 mod durable_object;
 mod env;
 mod logging;
-mod sql_log;
+mod storage;
 mod store_admin;
 mod worker_entry;

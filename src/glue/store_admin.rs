@@ -12,7 +12,7 @@ use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
 use crate::log::Level;
 use crate::protocol::rpc;
 use crate::sync::backend_id;
-use crate::sync::service::{EventLog, Output};
+use crate::sync::service::{EventLog, Output, StorageError};
 
 use super::durable_object::{read_attachment, SyncBackendDO};
 
@@ -42,17 +42,19 @@ impl SyncBackendDO {
         };
         let store_id = request.store_id.as_str();
         let response = match request.action {
-            Action::Info => self.admin_info(store_id),
-            Action::Export { since, limit } => return self.admin_export(store_id, since, limit),
+            Action::Info => self.admin_info(store_id).await,
+            Action::Export { since, limit } => {
+                return self.admin_export(store_id, since, limit).await
+            }
             Action::Import => match rpc::message_text(req.bytes().await?, self.max_message_bytes())
             {
-                Ok(body) => self.admin_import(store_id, &body),
+                Ok(body) => self.admin_import(store_id, &body).await,
                 Err(e @ rpc::Unreadable::TooLarge(_)) => Err(AdminError::new(413, e.reason())),
                 Err(e) => Err(AdminError::new(400, e.reason())),
             },
             Action::Reset => {
                 let body = req.text().await.unwrap_or_default();
-                self.admin_reset(store_id, &body)
+                self.admin_reset(store_id, &body).await
             }
         };
         let (status, body) = match response {
@@ -80,22 +82,25 @@ impl SyncBackendDO {
         AdminError::new(500, format!("Storage unavailable: {e}"))
     }
 
-    fn admin_info(&self, store_id: &str) -> std::result::Result<String, AdminError> {
+    async fn admin_info(&self, store_id: &str) -> std::result::Result<String, AdminError> {
         let attachments: Vec<_> = self
             .state
             .get_websockets()
             .iter()
             .filter_map(read_attachment)
             .collect();
+        let storage = self.storage_name();
         let info = self
-            .with_store(store_id, |store| {
-                store.log.summary().map(|summary| StoreInfo {
+            .with_store(store_id, async |store| {
+                let summary = store.log.summary().await?;
+                let bytes = store.log.stored_bytes().await?;
+                Ok::<_, StorageError>(StoreInfo {
                     store_id: store_id.to_owned(),
-                    storage: "durable-object-sqlite",
+                    storage,
                     backend_id: store.backend_id.clone(),
                     head: store.head,
                     events: summary.events,
-                    bytes: store.log.database_size(),
+                    bytes,
                     first_event_at: summary.first_created_at,
                     last_event_at: summary.last_created_at,
                     transports: Transports {
@@ -104,6 +109,7 @@ impl SyncBackendDO {
                     },
                 })
             })
+            .await
             .and_then(|r| r.map_err(|e| e.0))
             .map_err(|e| self.storage_failure(store_id, &e))?;
         Ok(info.to_json())
@@ -111,8 +117,15 @@ impl SyncBackendDO {
 
     /// Streams the events after `since` (up to the head at the start, and at most `limit`) as
     /// NDJSON, one page per chunk: memory stays one page whatever the size of the log.
-    fn admin_export(&self, store_id: &str, since: i64, limit: Option<u64>) -> Result<Response> {
-        let opened = self.with_store(store_id, |store| (store.log.pages(), store.head));
+    async fn admin_export(
+        &self,
+        store_id: &str,
+        since: i64,
+        limit: Option<u64>,
+    ) -> Result<Response> {
+        let opened = self
+            .with_store(store_id, async |store| (store.log.pages(), store.head))
+            .await;
         let (pages, head) = match opened {
             Ok(x) => x,
             Err(e) => return error(&self.storage_failure(store_id, &e)),
@@ -121,25 +134,24 @@ impl SyncBackendDO {
             Some(n) => head.min(since.saturating_add(n.min(i64::MAX as u64) as i64)),
             None => head,
         };
+        let pages = std::rc::Rc::new(pages);
         let body = stream::unfold(Some(since), move |after| {
-            let result = after.and_then(|after| {
-                if after >= until {
-                    return None;
-                }
-                Some(match pages.read(after, until, EXPORT_PAGE_EVENTS) {
-                    Ok(page) if page.is_empty() => return None,
+            let pages = pages.clone();
+            async move {
+                let after = after.filter(|a| *a < until)?;
+                match pages.read(after, until, EXPORT_PAGE_EVENTS).await {
+                    Ok(page) if page.is_empty() => None,
                     Ok(page) => {
                         let mut text = String::with_capacity(page.len() * 256);
                         page.iter().for_each(|e| export_line(e, &mut text));
                         let last = page.last().map(|e| e.seq_num);
-                        (Ok::<Vec<u8>, Error>(text.into_bytes()), last)
+                        Some((Ok::<Vec<u8>, Error>(text.into_bytes()), last))
                     }
                     // the response has started: end it; the client sees a short export and
                     // resumes with `since`
-                    Err(e) => (Err(Error::RustError(e.0)), None),
-                })
-            });
-            async move { result }
+                    Err(e) => Some((Err(Error::RustError(e.0)), None)),
+                }
+            }
         });
         let headers = Headers::new();
         headers.set("Content-Type", "application/x-ndjson")?;
@@ -154,30 +166,42 @@ impl SyncBackendDO {
         Ok(Response::from_stream(body)?.with_headers(headers))
     }
 
-    fn admin_import(&self, store_id: &str, body: &str) -> std::result::Result<String, AdminError> {
-        let outcome = self.with_store(store_id, |store| {
-            let events = parse_import(body, store.head, &store.limits)?;
-            let imported = events.len();
-            let head = store
-                .import(&events, &mut |o| {
-                    if let Output::Broadcast(r) = o {
-                        self.broadcast(&r)
-                    }
-                })
-                .map_err(|e| {
-                    self.log_storage_error(store_id, &e.0);
-                    // nothing of this page was written; the store is as it was
-                    AdminError::new(
-                        500,
-                        format!("Storage unavailable: {}; head still {}", e.0, store.head),
-                    )
-                })?;
-            Ok(serde_json::json!({ "imported": imported, "head": head }).to_string())
-        });
+    async fn admin_import(
+        &self,
+        store_id: &str,
+        body: &str,
+    ) -> std::result::Result<String, AdminError> {
+        let outcome = self
+            .with_store(store_id, async |store| {
+                let events = parse_import(body, store.head, &store.limits)?;
+                let imported = events.len();
+                let before = store.head;
+                let head = store
+                    .import(&events, &mut |o| {
+                        if let Output::Broadcast(r) = o {
+                            self.broadcast(&r)
+                        }
+                    })
+                    .await
+                    .map_err(|e| {
+                        self.log_storage_error(store_id, &e.0);
+                        // nothing of this page was written; the store is as it was
+                        AdminError::new(
+                            500,
+                            format!("Storage unavailable: {}; head still {before}", e.0),
+                        )
+                    })?;
+                Ok(serde_json::json!({ "imported": imported, "head": head }).to_string())
+            })
+            .await;
         outcome.map_err(|e| self.storage_failure(store_id, &e))?
     }
 
-    fn admin_reset(&self, store_id: &str, body: &str) -> std::result::Result<String, AdminError> {
+    async fn admin_reset(
+        &self,
+        store_id: &str,
+        body: &str,
+    ) -> std::result::Result<String, AdminError> {
         let confirm = serde_json::from_str::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v.get("confirm").and_then(|c| c.as_str()).map(str::to_owned));
@@ -193,7 +217,8 @@ impl SyncBackendDO {
         let new_id = backend_id::generate()
             .map_err(|e| AdminError::new(500, format!("No random source for a backendId: {e}")))?;
         let reset = self
-            .with_store(store_id, |store| store.reset(new_id.clone()))
+            .with_store(store_id, async |store| store.reset(new_id.clone()).await)
+            .await
             .map_err(|e| self.storage_failure(store_id, &e))?;
         reset.map_err(|e| self.storage_failure(store_id, &e.0))?;
         // Every socket's pulls belong to the old incarnation: close them; the clients reconnect,

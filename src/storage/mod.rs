@@ -1,3 +1,165 @@
-//! Storage layout. Only the SQL text lives here; the Durable Object glue runs it.
+//! Storage: the reference's layout as SQL text ([`schema`]), and the decisions about it that do
+//! not need a database — where a store lives ([`StorageKind`]), how its head is reconciled with
+//! its log, when a configured storage must refuse a store that lives elsewhere, and how many rows
+//! a D1 page may hold. The Durable Object glue runs the SQL.
 
 pub mod schema;
+
+/// Where a store's event log lives (`STORAGE`). `context_7` (head and backendId) always stays in
+/// the object's own SQLite, as the reference keeps it (PROTOCOL.md §8 "D1 option").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageKind {
+    /// `do-sqlite` (the default): the Durable Object's own SQLite.
+    DurableObjectSqlite,
+    /// `d1`: the D1 database bound as `binding` (`D1_BINDING`, default `DB`).
+    D1 { binding: String },
+}
+
+impl StorageKind {
+    /// From `STORAGE` and `D1_BINDING`.
+    pub fn parse(storage: Option<&str>, d1_binding: Option<&str>) -> Result<StorageKind, String> {
+        match storage.map(str::trim).unwrap_or("") {
+            "" | "do-sqlite" => Ok(StorageKind::DurableObjectSqlite),
+            "d1" => Ok(StorageKind::D1 {
+                binding: d1_binding
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .unwrap_or("DB")
+                    .to_owned(),
+            }),
+            other => Err(format!("STORAGE must be do-sqlite or d1, got {other:?}")),
+        }
+    }
+
+    /// How the admin info names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StorageKind::DurableObjectSqlite => "durable-object-sqlite",
+            StorageKind::D1 { .. } => "d1",
+        }
+    }
+}
+
+/// The head a store opens with, and whether the stored head must be rewritten: the larger of the
+/// stored head and the last stored event (a crash between the events and the head, or a push the
+/// reference half-stored, can never wedge the store).
+pub fn reconcile_head(stored_head: Option<i64>, max_seq_num: i64) -> (i64, bool) {
+    match stored_head {
+        Some(h) if h >= max_seq_num => (h, false),
+        Some(_) | None => (max_seq_num, stored_head.is_some()),
+    }
+}
+
+/// A store's storage never changes silently: with `STORAGE` pointing at one place, a store whose
+/// events are in the other is refused (and not served as an empty new store). `None` where the
+/// other place cannot be looked at (no D1 binding) or is empty.
+pub fn storage_conflict(
+    configured: &StorageKind,
+    events_in_object_sqlite: u64,
+    events_in_d1: Option<u64>,
+) -> Option<String> {
+    let (here, there, n) = match configured {
+        StorageKind::D1 { .. } if events_in_object_sqlite > 0 => (
+            "d1",
+            "the Durable Object's own SQLite (STORAGE=do-sqlite)",
+            events_in_object_sqlite,
+        ),
+        StorageKind::DurableObjectSqlite => match events_in_d1 {
+            Some(n) if n > 0 => ("do-sqlite", "D1 (STORAGE=d1)", n),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(format!(
+        "this store has {n} events in {there}, but STORAGE={here}: refusing to serve it as an empty \
+         store. Set STORAGE back, or move the events with the admin export and import (README \
+         \"Migrating from @livestore/sync-cf\")"
+    ))
+}
+
+/// Cloudflare's D1 refuses responses above ~1 MB of JSON; a page of rows is kept under this, as
+/// the reference does (1,000,000 − 64 KiB).
+pub const D1_PAGE_BUDGET_BYTES: u64 = 1_000_000 - 64 * 1024;
+
+/// How many of the next rows (their estimated JSON sizes, in order) one D1 page may hold: as many
+/// as fit in [`D1_PAGE_BUDGET_BYTES`], at least one (a single deliverable event always fits: it
+/// is at most `MAX_RESPONSE_BYTES`), at most `limit`.
+pub fn d1_page_rows(sizes: &[u64], limit: usize) -> usize {
+    let mut total = 0u64;
+    let mut n = 0;
+    for size in sizes.iter().take(limit) {
+        total = total.saturating_add(*size);
+        if n > 0 && total > D1_PAGE_BUDGET_BYTES {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_kind_from_vars() {
+        assert_eq!(
+            StorageKind::parse(None, None),
+            Ok(StorageKind::DurableObjectSqlite)
+        );
+        assert_eq!(
+            StorageKind::parse(Some("do-sqlite"), Some("X")),
+            Ok(StorageKind::DurableObjectSqlite)
+        );
+        assert_eq!(
+            StorageKind::parse(Some("d1"), None),
+            Ok(StorageKind::D1 {
+                binding: "DB".into()
+            })
+        );
+        assert_eq!(
+            StorageKind::parse(Some(" d1 "), Some("EVENTS")),
+            Ok(StorageKind::D1 {
+                binding: "EVENTS".into()
+            })
+        );
+        assert!(StorageKind::parse(Some("kv"), None)
+            .unwrap_err()
+            .contains("STORAGE"));
+    }
+
+    #[test]
+    fn the_head_is_the_larger_of_the_stored_head_and_the_log() {
+        assert_eq!(reconcile_head(None, 0), (0, false));
+        assert_eq!(reconcile_head(None, 7), (7, false));
+        assert_eq!(reconcile_head(Some(7), 7), (7, false));
+        assert_eq!(reconcile_head(Some(9), 7), (9, false));
+        assert_eq!(reconcile_head(Some(5), 19), (19, true));
+    }
+
+    #[test]
+    fn a_store_that_lives_elsewhere_is_refused() {
+        let d1 = StorageKind::D1 {
+            binding: "DB".into(),
+        };
+        let local = StorageKind::DurableObjectSqlite;
+        assert!(storage_conflict(&d1, 3, None)
+            .unwrap()
+            .contains("3 events in the Durable Object's own SQLite"));
+        assert_eq!(storage_conflict(&d1, 0, Some(5)), None);
+        assert!(storage_conflict(&local, 0, Some(5))
+            .unwrap()
+            .contains("5 events in D1"));
+        assert_eq!(storage_conflict(&local, 9, None), None);
+        assert_eq!(storage_conflict(&local, 9, Some(0)), None);
+    }
+
+    #[test]
+    fn d1_pages_stay_within_the_budget() {
+        assert_eq!(d1_page_rows(&[], 100), 0);
+        assert_eq!(d1_page_rows(&[200; 10], 100), 10);
+        assert_eq!(d1_page_rows(&[200; 10], 4), 4);
+        assert_eq!(d1_page_rows(&[400_000; 10], 100), 2);
+        assert_eq!(d1_page_rows(&[950_000, 10], 100), 1, "one row always");
+    }
+}

@@ -68,6 +68,34 @@ pub fn select_between(table: &str) -> String {
     )
 }
 
+/// Estimated JSON size of each of the next rows (for D1 pages): the escaped strings, the args
+/// text, the timestamp and the keys around them. Bindings: after, until, limit.
+pub fn row_sizes_between(table: &str) -> String {
+    format!(
+        r#"SELECT length(json_quote("name")) + coalesce(length("args"), 4) + length(json_quote("clientId")) + length(json_quote("sessionId")) + 160 FROM "{table}" WHERE "seqNum" > ? AND "seqNum" <= ? ORDER BY "seqNum" ASC LIMIT ?"#
+    )
+}
+
+/// Bytes the store's rows take (an estimate for D1, where the database is shared).
+pub fn stored_bytes(table: &str) -> String {
+    format!(
+        r#"SELECT coalesce(SUM(length("name") + coalesce(length("args"), 0) + length("createdAt") + length("clientId") + length("sessionId") + 16), 0) FROM "{table}""#
+    )
+}
+
+/// Whether the store's event table exists (before creating it: a store that lives elsewhere).
+pub const TABLE_EXISTS: &str =
+    r#"SELECT COUNT(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = ?"#;
+
+/// Which store owns each event table in a shared D1 database: two storeIds that differ only in
+/// characters outside `[a-zA-Z0-9]` map to the same table name (the reference's naming), and must
+/// not share it.
+pub const CREATE_TABLE_OWNERS: &str = r#"CREATE TABLE IF NOT EXISTS "livestore_rs_table_owners" ("tableName" text primary key, "storeId" text not null) strict"#;
+pub const CLAIM_TABLE: &str =
+    r#"INSERT OR IGNORE INTO "livestore_rs_table_owners" ("tableName", "storeId") VALUES (?, ?)"#;
+pub const TABLE_OWNER: &str =
+    r#"SELECT "storeId" FROM "livestore_rs_table_owners" WHERE "tableName" = ?"#;
+
 /// Rows per INSERT statement: 7 columns × 14 rows stays under 100 bound parameters.
 pub const INSERT_ROWS_PER_STATEMENT: usize = 14;
 

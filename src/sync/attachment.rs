@@ -31,6 +31,14 @@ pub struct Attachment {
     /// never closed for it.
     #[serde(rename = "openedAt", default, skip_serializing_if = "Option::is_none")]
     pub opened_at: Option<i64>,
+    /// When the first-request deadline was last pushed back (Unix milliseconds): a socket whose
+    /// client has sent nothing at all yet is not closed ([`super::closing`]).
+    #[serde(
+        rename = "noRequestSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub no_request_since: Option<i64>,
 }
 
 impl Attachment {
@@ -46,6 +54,7 @@ impl Attachment {
             connection: Connection::default(),
             auth_expires,
             opened_at: Some(opened_at),
+            no_request_since: None,
         }
     }
 

@@ -14,7 +14,10 @@
 //!   socket that has carried no request for a while makes the client fail those requests
 //!   (`IsOfflineError` / `UnknownError`), which LiveStore retries on a fresh socket.
 //!   A LiveStore client sends its live pull the moment a socket opens, so only such orphaned
-//!   sockets (or clients that never sync) are closed.
+//!   sockets (or clients that never sync) are closed. A socket whose client has not sent a single
+//!   frame yet (not even a Ping) is given another period instead: a close frame on such a socket
+//!   was seen not to end the connection (the client stayed in CLOSING and never learnt of it),
+//!   while the orphaned client pings every 10 s.
 
 use super::attachment::Attachment;
 
@@ -63,7 +66,7 @@ impl Attachment {
         });
         let no_request = match (
             self.connection.requested,
-            self.opened_at,
+            self.no_request_since.or(self.opened_at),
             policy.first_request_timeout_ms,
         ) {
             (false, Some(opened), Some(timeout)) => {
@@ -75,6 +78,12 @@ impl Attachment {
             .into_iter()
             .flatten()
             .min_by_key(|d| d.0)
+    }
+
+    /// The client has sent nothing at all yet: look again one period from `now_ms` rather than
+    /// close a socket whose close would not reach it.
+    pub fn postpone_no_request(&mut self, now_ms: i64) {
+        self.no_request_since = Some(now_ms);
     }
 
     /// Why this socket must be closed at `now_ms`, if it must.
@@ -105,6 +114,16 @@ mod tests {
             ..POLICY
         };
         assert_eq!(a.deadline(&off), None);
+    }
+
+    #[test]
+    fn a_silent_socket_gets_another_period() {
+        let mut a = Attachment::new("s".into(), None, None, 1_000);
+        assert_eq!(a.due(&POLICY, 11_000), Some(Closure::NoRequest));
+        a.postpone_no_request(11_000);
+        assert_eq!(a.due(&POLICY, 20_999), None);
+        assert_eq!(a.deadline(&POLICY), Some((21_000, Closure::NoRequest)));
+        assert_eq!(a.opened_at, Some(1_000), "the socket's age is unchanged");
     }
 
     #[test]

@@ -72,26 +72,38 @@ impl StoredEvent {
 }
 
 /// The store's event log, as the service needs it. The Durable Object implements it over its
-/// SQLite tables; tests implement it in memory.
+/// SQLite tables or over D1; tests implement it in memory. Asynchronous because D1 is: over the
+/// Durable Object's own SQLite every call completes at once, so a message is still handled in
+/// one uninterrupted step there.
+#[allow(async_fn_in_trait)] // implemented and awaited only inside this crate and its tests
 pub trait EventLog {
     /// How many events have `after < seqNum <= until`.
-    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError>;
+    async fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError>;
     /// Up to `limit` events with `after < seqNum <= until`, in ascending order.
-    fn read_between(
+    async fn read_between(
         &self,
         after: i64,
         until: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError>;
     /// Appends the batch and records `new_head`, atomically: all of it or none of it.
-    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError>;
+    async fn append(
+        &self,
+        batch: &[Event],
+        created_at: &str,
+        new_head: i64,
+    ) -> Result<(), StorageError>;
     /// Appends events that carry their own `createdAt` (an admin import) and records `new_head`,
     /// atomically.
-    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError>;
+    async fn append_stored(
+        &self,
+        events: &[StoredEvent],
+        new_head: i64,
+    ) -> Result<(), StorageError>;
     /// How many events there are, and the `createdAt` of the first and the last.
-    fn summary(&self) -> Result<LogSummary, StorageError>;
+    async fn summary(&self) -> Result<LogSummary, StorageError>;
     /// Deletes every event and records head 0 with a new `backend_id`, atomically.
-    fn reset(&self, backend_id: &str) -> Result<(), StorageError>;
+    async fn reset(&self, backend_id: &str) -> Result<(), StorageError>;
 }
 
 /// The log's size and time span.
@@ -197,7 +209,7 @@ pub struct Store<L> {
 impl<L: EventLog> Store<L> {
     /// Handles one frame (WebSocket) or one request body (HTTP). Never panics on client input.
     /// Returns `true` when `conn` changed and must be saved.
-    pub fn handle_message(
+    pub async fn handle_message(
         &mut self,
         transport: Transport,
         conn: &mut Connection,
@@ -216,7 +228,7 @@ impl<L: EventLog> Store<L> {
             ClientMessage::Ping => out(Output::Reply(PONG_FRAME.to_owned())),
             // Eof needs no reply (§3.2).
             ClientMessage::Eof => {}
-            ClientMessage::Ack(id) => return self.acknowledge(conn, &id, out),
+            ClientMessage::Ack(id) => return self.acknowledge(conn, &id, out).await,
             ClientMessage::Interrupt(id) => {
                 let before = conn.live_pulls.len() + conn.pending_pulls.len();
                 conn.live_pulls.retain(|x| *x != id);
@@ -228,13 +240,16 @@ impl<L: EventLog> Store<L> {
             }
             ClientMessage::Request(request) => {
                 let first = !std::mem::replace(&mut conn.requested, true);
-                return self.handle_request(transport, conn, request, now, out) || first;
+                return self
+                    .handle_request(transport, conn, request, now, out)
+                    .await
+                    || first;
             }
         }
         false
     }
 
-    fn handle_request(
+    async fn handle_request(
         &mut self,
         transport: Transport,
         conn: &mut Connection,
@@ -278,7 +293,10 @@ impl<L: EventLog> Store<L> {
                     // An HTTP answer is one body: no Acks, everything at once.
                     Transport::Http => u32::MAX,
                 };
-                match self.start_pull(conn, id.clone(), &pull, live, window, out) {
+                match self
+                    .start_pull(conn, id.clone(), &pull, live, window, out)
+                    .await
+                {
                     Ok(changed) => return changed,
                     Err(e) => out(Output::Reply(rpc::exit_failure(&id, &e.encode()))),
                 }
@@ -295,7 +313,7 @@ impl<L: EventLog> Store<L> {
                         return false;
                     }
                 };
-                let outcome = match self.push(&push, now, out) {
+                let outcome = match self.push(&push, now, out).await {
                     Ok(()) => {
                         out(Output::Reply(rpc::exit_success(&id, PUSH_ACK)));
                         Ok(self.head)
@@ -322,7 +340,7 @@ impl<L: EventLog> Store<L> {
 
     /// Starts a pull (§4.7, §7.6): checks the cursor, sends the first window of history, and
     /// either finishes it or leaves it pending on the connection. Returns whether `conn` changed.
-    fn start_pull(
+    async fn start_pull(
         &self,
         conn: &mut Connection,
         id: RequestId,
@@ -342,7 +360,11 @@ impl<L: EventLog> Store<L> {
             after = cursor.event_sequence_number;
         }
         let until = self.head;
-        let remaining = self.log.count_between(after, until).map_err(storage)?;
+        let remaining = self
+            .log
+            .count_between(after, until)
+            .await
+            .map_err(storage)?;
         out(Output::Activity(Activity::Pull {
             after,
             events: remaining,
@@ -357,8 +379,8 @@ impl<L: EventLog> Store<L> {
             unacked: 0,
             sent: 0,
         };
-        if self.send_history(&mut pull, window, out)? {
-            self.finish_pull(conn, pull, out)?;
+        if self.send_history(&mut pull, window, out).await? {
+            self.finish_pull(conn, pull, out).await?;
             Ok(live)
         } else {
             conn.pending_pulls.push(pull);
@@ -367,7 +389,7 @@ impl<L: EventLog> Store<L> {
     }
 
     /// An Ack frees a slot in its pull's window: send more history, finish it when done.
-    fn acknowledge(
+    async fn acknowledge(
         &self,
         conn: &mut Connection,
         id: &RequestId,
@@ -379,10 +401,10 @@ impl<L: EventLog> Store<L> {
         };
         let mut pull = conn.pending_pulls.remove(pos);
         pull.unacked = pull.unacked.saturating_sub(1);
-        let result = match self.send_history(&mut pull, PULL_WINDOW, out) {
+        let result = match self.send_history(&mut pull, PULL_WINDOW, out).await {
             Ok(true) => {
                 let id = pull.id.clone();
-                self.finish_pull(conn, pull, out).map_err(|e| (id, e))
+                self.finish_pull(conn, pull, out).await.map_err(|e| (id, e))
             }
             Ok(false) => {
                 conn.pending_pulls.insert(pos, pull);
@@ -398,7 +420,7 @@ impl<L: EventLog> Store<L> {
 
     /// Sends history responses while fewer than `window` are unacknowledged. Returns `true` once
     /// the whole history (at least one response) has been sent.
-    fn send_history(
+    async fn send_history(
         &self,
         pull: &mut PendingPull,
         window: u32,
@@ -416,6 +438,7 @@ impl<L: EventLog> Store<L> {
             } else {
                 self.log
                     .read_between(pull.after, pull.until, self.limits.max_events_per_response)
+                    .await
                     .map_err(storage)?
             };
             let items = fit_response(rows.iter().map(|r| r.view().encode_item()), &self.limits);
@@ -442,7 +465,7 @@ impl<L: EventLog> Store<L> {
     /// History done: a live pull first gets the events admitted while its history was paced,
     /// then joins the broadcasts (all in this one step, so nothing falls between); a non-live
     /// pull ends.
-    fn finish_pull(
+    async fn finish_pull(
         &self,
         conn: &mut Connection,
         pull: PendingPull,
@@ -457,6 +480,7 @@ impl<L: EventLog> Store<L> {
             let rows = self
                 .log
                 .read_between(after, self.head, CATCH_UP_PAGE_ROWS)
+                .await
                 .map_err(storage)?;
             let Some(last) = rows.last() else { break };
             after = last.seq_num;
@@ -475,7 +499,7 @@ impl<L: EventLog> Store<L> {
     }
 
     /// Admits, persists and broadcasts a push (§7.3): persist → broadcast → (caller) ack.
-    fn push(
+    async fn push(
         &mut self,
         push: &PushRequest,
         now: &dyn Fn() -> String,
@@ -494,6 +518,7 @@ impl<L: EventLog> Store<L> {
         check_deliverable(&push.batch, &items, &self.limits)?;
         self.log
             .append(&push.batch, &created_at, new_head)
+            .await
             .map_err(storage)?;
         self.head = new_head;
         let mut chunker = Chunker::new(&self.backend_id, &self.limits);
@@ -513,7 +538,7 @@ impl<L: EventLog> Store<L> {
     /// Appends an admin import page that [`crate::admin::ndjson::parse_import`] validated against
     /// this head, and broadcasts it to live pulls like a push: connected clients see the imported
     /// events in log order. Returns the new head.
-    pub fn import(
+    pub async fn import(
         &mut self,
         events: &[StoredEvent],
         out: &mut dyn FnMut(Output),
@@ -527,7 +552,7 @@ impl<L: EventLog> Store<L> {
         let Some(last) = events.last() else {
             return Ok(self.head);
         };
-        self.log.append_stored(events, last.seq_num)?;
+        self.log.append_stored(events, last.seq_num).await?;
         self.head = last.seq_num;
         let mut chunker = Chunker::new(&self.backend_id, &self.limits);
         for e in events {
@@ -543,8 +568,8 @@ impl<L: EventLog> Store<L> {
 
     /// Deletes the log and starts a new incarnation of the store under `backend_id`: clients
     /// holding events of the old one get `BackendIdMismatchError` and reset (PROTOCOL.md §9.2).
-    pub fn reset(&mut self, backend_id: String) -> Result<(), StorageError> {
-        self.log.reset(&backend_id)?;
+    pub async fn reset(&mut self, backend_id: String) -> Result<(), StorageError> {
+        self.log.reset(&backend_id).await?;
         self.head = 0;
         self.backend_id = backend_id;
         Ok(())

@@ -20,14 +20,14 @@ pub struct MemLog {
 }
 
 impl EventLog for MemLog {
-    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
+    async fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
         if after >= until {
             return Ok(0);
         }
         Ok(self.rows.borrow().range(after + 1..=until).count() as u64)
     }
 
-    fn read_between(
+    async fn read_between(
         &self,
         after: i64,
         until: i64,
@@ -46,7 +46,12 @@ impl EventLog for MemLog {
             .collect())
     }
 
-    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError> {
+    async fn append(
+        &self,
+        batch: &[Event],
+        created_at: &str,
+        new_head: i64,
+    ) -> Result<(), StorageError> {
         if self.fail_next_append.replace(false) {
             return Err(StorageError("disk on fire".into()));
         }
@@ -72,7 +77,11 @@ impl EventLog for MemLog {
         Ok(())
     }
 
-    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError> {
+    async fn append_stored(
+        &self,
+        events: &[StoredEvent],
+        new_head: i64,
+    ) -> Result<(), StorageError> {
         if self.fail_next_append.replace(false) {
             return Err(StorageError("disk on fire".into()));
         }
@@ -87,7 +96,7 @@ impl EventLog for MemLog {
         Ok(())
     }
 
-    fn summary(&self) -> Result<LogSummary, StorageError> {
+    async fn summary(&self) -> Result<LogSummary, StorageError> {
         let rows = self.rows.borrow();
         Ok(LogSummary {
             events: rows.len() as u64,
@@ -96,7 +105,7 @@ impl EventLog for MemLog {
         })
     }
 
-    fn reset(&self, _backend_id: &str) -> Result<(), StorageError> {
+    async fn reset(&self, _backend_id: &str) -> Result<(), StorageError> {
         self.rows.borrow_mut().clear();
         self.head.set(0);
         Ok(())
@@ -131,24 +140,36 @@ pub fn send(
     frame: &str,
 ) -> Outputs {
     let mut outs = Outputs::default();
-    store.handle_message(
-        transport,
-        conn,
-        frame,
-        &|| NOW.to_owned(),
-        &mut |o| match o {
-            Output::Reply(r) => {
-                outs.replies
-                    .push(serde_json::from_str(&r).expect("reply must be valid JSON"));
-                outs.raw_replies.push(r);
-            }
-            Output::Broadcast(b) => outs
-                .broadcasts
-                .push(serde_json::from_str(&b).expect("broadcast must be valid JSON")),
-            Output::Activity(a) => outs.activities.push(a),
-        },
+    block_on(
+        store.handle_message(
+            transport,
+            conn,
+            frame,
+            &|| NOW.to_owned(),
+            &mut |o| match o {
+                Output::Reply(r) => {
+                    outs.replies
+                        .push(serde_json::from_str(&r).expect("reply must be valid JSON"));
+                    outs.raw_replies.push(r);
+                }
+                Output::Broadcast(b) => outs
+                    .broadcasts
+                    .push(serde_json::from_str(&b).expect("broadcast must be valid JSON")),
+                Output::Activity(a) => outs.activities.push(a),
+            },
+        ),
     );
     outs
+}
+
+/// Runs a future of the core over the in-memory log, which never waits: it must be ready at once.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the in-memory log never waits"),
+    }
 }
 
 /// One WebSocket frame, handled as the Durable Object handles it: frames that cannot need the

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
 import { describeUnanswered, runPushLiveness } from '../support/push-liveness.mjs'
-import { useServer } from './harness.mjs'
+import { freshStoreId, nextId, oursOnly, pullRequest, rawConnect, sleep, useServer, waitForLog } from './harness.mjs'
 
 const server = useServer()
 
@@ -22,4 +22,27 @@ test('eight concurrent writers for 10 s: every push answered, every live pull co
   assert.ok(r.accepted > 0)
   assert.ok(r.converged, 'every live pull delivered the same events')
   assert.ok(r.logIntact, 'the log is one chain 1..N')
+})
+
+test('a socket that pings but carries no request is closed with 4000; one with a request, or a silent one, is not', { skip: oursOnly('never closes a socket itself') }, async () => {
+  // the suite's servers use FIRST_REQUEST_TIMEOUT_SECONDS=3 (harness DEFAULT_VARS)
+  const storeId = freshStoreId('no-request')
+  const orphan = await rawConnect(server, { storeId }) // pings like a published client, nothing else
+  const silent = await rawConnect(server, { storeId }) // sends nothing at all
+  const active = await rawConnect(server, { storeId }) // a live pull, like every LiveStore client
+  try {
+    orphan.sendRaw('{"_tag":"Ping"}')
+    const id = nextId()
+    active.send(pullRequest({ id, storeId, live: true }))
+    await active.waitFor((m) => m?._tag === 'Chunk' && m.requestId === id)
+    const deadline = Date.now() + 15_000
+    while (!orphan.closeInfo && Date.now() < deadline) await sleep(100)
+    assert.deepEqual(orphan.closeInfo, { code: 4000, reason: 'No request on this socket; reconnect' })
+    await waitForLog(server, (l) => l.event === 'socket.closed_by_server' && l.store === storeId && l.code === 4000)
+    await sleep(4_000)
+    assert.equal(active.closeInfo, undefined, 'a socket that carried a request stays open')
+    assert.equal(silent.closeInfo, undefined, 'a socket whose client never sent a frame is left for later (a close would not reach it)')
+  } finally {
+    for (const c of [orphan, silent, active]) await c.close()
+  }
 })

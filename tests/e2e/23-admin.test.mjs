@@ -18,6 +18,7 @@ import { Deferred, Effect, LogLevel } from 'effect'
 
 import {
   REPO,
+  STORAGE,
   TARGET,
   evRange,
   freshStoreId,
@@ -157,7 +158,7 @@ test('info: head, events, bytes, backendId, first and last event time, open sock
     const { status, body } = await json(await admin(server, `/admin/stores/${encodeURIComponent(storeId)}`))
     assert.equal(status, 200)
     assert.equal(body.storeId, storeId)
-    assert.equal(body.storage, 'durable-object-sqlite')
+    assert.equal(body.storage, STORAGE === 'd1' ? 'd1' : 'durable-object-sqlite')
     assert.equal(body.head, 250)
     assert.equal(body.events, 250)
     assert.ok(body.bytes > 250 * 50, `bytes ${body.bytes}`)

@@ -22,6 +22,16 @@ globalThis.WebSocket ??= WsWebSocket
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const REF_DIR = path.join(REPO, 'tests/reference')
 
+/**
+ * Where the servers keep event logs: 'do-sqlite' (default) or 'd1' (E2E_STORAGE=d1: ours with
+ * STORAGE=d1 and a local D1 database, the reference with its D1 option). The whole suite runs
+ * against both.
+ */
+export const STORAGE = process.env.E2E_STORAGE === 'd1' ? 'd1' : 'do-sqlite'
+if (process.env.E2E_STORAGE && !['do-sqlite', 'd1'].includes(process.env.E2E_STORAGE)) {
+  throw new Error(`E2E_STORAGE must be 'do-sqlite' or 'd1', got ${JSON.stringify(process.env.E2E_STORAGE)}`)
+}
+
 /** Which server the generic tests run against: 'ours' (default) or 'ref'. */
 export const TARGET = process.env.E2E_TARGET === 'ref' ? 'ref' : 'ours'
 if (process.env.E2E_TARGET && !['ours', 'ref'].includes(process.env.E2E_TARGET)) {
@@ -83,16 +93,18 @@ export const DEFAULT_VARS = {
  * @param {number} [o.port] defaults to a free port
  * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
+ * @param {'do-sqlite'|'d1'} [o.storage] defaults to E2E_STORAGE
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = ({ kind = TARGET, port, persistTo, env = {} } = {}) =>
+export const startServer = ({ kind = TARGET, port, persistTo, env = {}, storage = STORAGE } = {}) =>
   startWranglerDev({
     kind,
     port,
     persistTo,
-    env: { ...DEFAULT_VARS[kind], ...env },
+    env: { ...DEFAULT_VARS[kind], ...(kind === 'ours' && storage === 'd1' ? { STORAGE: 'd1' } : {}), ...env },
     keepLogs: Boolean(process.env.E2E_KEEP_LOGS),
     tag: 'e2e',
+    d1: storage === 'd1',
   })
 
 // ---------------------------------------------------------------------------------------------

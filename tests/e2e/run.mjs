@@ -1,6 +1,7 @@
 // Entry point of the end-to-end suite (`npm run test:e2e`).
 //
 //   E2E_TARGET=ours|ref  server the generic tests run against (default: ours)
+//   E2E_STORAGE=do-sqlite|d1  where the servers keep event logs (default: do-sqlite)
 //   SKIP_BUILD=1         do not run `npm run build` first (also skipped when E2E_TARGET=ref)
 //   E2E_KEEP_LOGS=1      keep the wrangler logs (paths in os.tmpdir(), e2e-<kind>-<port>-*.log)
 //   E2E_FORCE_OURS_ONLY=1  run the ours-only tests against the reference too (they should fail there)
@@ -52,7 +53,7 @@ const files =
 const node22 = path.join(repo, 'node_modules/node/bin/node')
 const nodeBin = existsSync(node22) ? node22 : process.execPath
 
-console.log(`> e2e target: ${target}`)
+console.log(`> e2e target: ${target}, storage: ${process.env.E2E_STORAGE ?? 'do-sqlite'}`)
 // a per-test deadline so a hang (e.g. a client retrying a refused upgrade forever) fails instead of blocking
 const res = spawnSync(nodeBin, ['--test', '--test-concurrency=1', '--test-timeout=180000', ...args, ...files], {
   cwd: repo,

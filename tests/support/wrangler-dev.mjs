@@ -16,6 +16,15 @@ export const SOURCE_CONFIG = {
   ref: path.join(REPO, 'tests/reference/wrangler.toml'),
 }
 
+/** The reference with its D1 storage option (`tests/reference/worker-d1.ts`). */
+export const REF_D1_CONFIG = path.join(REPO, 'tests/reference/wrangler-d1.toml')
+
+/**
+ * The local D1 database both servers use with `d1: true`: the same binding name, database name and
+ * id as tests/reference/wrangler-d1.toml, so that a store written by one is read by the other.
+ */
+export const D1_BINDING_TOML = ['', '[[d1_databases]]', 'binding = "DB"', 'database_name = "livestore-sync"', 'database_id = "livestore-sync-local"', ''].join('\n')
+
 /** Environment that keeps wrangler quiet and offline, local observability off (see shared TOOLCHAIN.md). */
 export const QUIET_ENV = {
   WRANGLER_SEND_METRICS: 'false',
@@ -127,7 +136,7 @@ const removeTempDir = (dir) => {
  * under src/ or its entry module changes, so a running server must not see a rebuild.
  * Returns the config path; its folder is the snapshot.
  */
-const snapshotOurBuild = (prefix) => {
+const snapshotOurBuild = (prefix, { d1 = false } = {}) => {
   const dir = tempDir(prefix)
   cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
   const out = []
@@ -139,7 +148,7 @@ const snapshotOurBuild = (prefix) => {
     out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}` : line)
   }
   const config = path.join(dir, 'wrangler.toml')
-  writeFileSync(config, out.join('\n'))
+  writeFileSync(config, out.join('\n') + (d1 ? D1_BINDING_TOML : ''))
   return config
 }
 
@@ -167,9 +176,11 @@ const tail = (file, n = 40) => {
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
  * @param {boolean} [o.keepLogs] keep the log file after stop (also `server.keepLogs = true` later)
  * @param {string} [o.tag] prefix of the temp folder and log names (who started the server)
+ * @param {boolean} [o.d1] give the server the local D1 database (ours: binding DB, to be used with
+ *   the var STORAGE=d1; ref: the reference's D1 option)
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler' } = {}) => {
+export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler', d1 = false } = {}) => {
   if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
@@ -180,7 +191,7 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
   const ownDir = persistTo === undefined
   if (ownDir) persistTo = tempDir(`${tag}-${kind}-state-`)
   const logFile = path.join(os.tmpdir(), `${tag}-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`) : SOURCE_CONFIG.ref
+  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`, { d1 }) : d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref
   const args = [
     path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
@@ -197,7 +208,9 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
     '--persist-to',
     persistTo,
     '--show-interactive-dev-session=false',
-    ...Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    ...Object.entries(env)
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ]
   const fd = openSync(logFile, 'a')
   const child = spawn(nodeBin(), args, {

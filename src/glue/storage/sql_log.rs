@@ -6,8 +6,10 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::protocol::messages::Event;
 use crate::storage::schema;
-use crate::sync::backend_id;
 use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
+
+use super::context::Context;
+use super::{int, rows, stored_event, text, Row};
 
 #[wasm_bindgen]
 extern "C" {
@@ -26,7 +28,7 @@ extern "C" {
 pub struct SqlEventLog {
     sql: SqlStorage,
     storage: TransactionalStorage,
-    store_id: String,
+    context: Context,
     table: String,
     /// Test-only fault (see [`FAULT_VARIABLE`]): every append fails inside its transaction,
     /// after its first INSERT statement has written rows.
@@ -41,23 +43,9 @@ pub struct SqlEventLog {
 pub const FAULT_VARIABLE: &str = "FAULT_INJECTION";
 pub const FAULT_STORE_PREFIX: &str = "fault-injection-";
 
-fn storage_error(e: impl std::fmt::Display) -> StorageError {
-    StorageError(e.to_string())
-}
-
-fn int(v: &SqlStorageValue) -> Option<i64> {
-    match v {
-        SqlStorageValue::Integer(i) => Some(*i),
-        SqlStorageValue::Float(f) if f.fract() == 0.0 => Some(*f as i64),
-        _ => None,
-    }
-}
-
-fn text(v: &SqlStorageValue) -> Option<String> {
-    match v {
-        SqlStorageValue::String(s) => Some(s.clone()),
-        _ => None,
-    }
+/// Whether the test-only fault is on for this store.
+pub fn fault_applies(fault: Option<&str>, store_id: &str) -> bool {
+    fault == Some("fail-inside-transaction") && store_id.starts_with(FAULT_STORE_PREFIX)
 }
 
 impl SqlEventLog {
@@ -71,83 +59,57 @@ impl SqlEventLog {
     ) -> Result<(SqlEventLog, i64, String), StorageError> {
         let sql = storage.sql();
         let table = schema::event_table_name(store_id);
+        let context = Context::open(sql.clone(), store_id)?;
         let log = SqlEventLog {
             sql,
             storage: AsRef::<JsValue>::as_ref(storage.as_raw())
                 .clone()
                 .unchecked_into(),
-            store_id: store_id.to_owned(),
+            context,
             table,
-            fail_inside_transaction: fault == Some("fail-inside-transaction")
-                && store_id.starts_with(FAULT_STORE_PREFIX),
+            fail_inside_transaction: fault_applies(fault, store_id),
         };
-        log.exec(schema::CREATE_CONTEXT_TABLE, vec![])?;
-        log.exec(&schema::create_event_table(&log.table), vec![])?;
-        let context = log.rows(schema::SELECT_CONTEXT, vec![store_id.into()])?;
-        let max_seq = log
-            .rows(&schema::select_max_seq_num(&log.table), vec![])?
-            .first()
-            .and_then(|r| r.first())
-            .and_then(int)
-            .unwrap_or(0);
-        let stored = context
-            .first()
-            .and_then(|r| Some((int(r.first()?)?, text(r.get(1)?)?)));
-        let (head, backend_id) = match stored {
-            Some((head, backend_id)) => {
-                if max_seq > head {
-                    log.exec(schema::UPDATE_HEAD, vec![max_seq.into(), store_id.into()])?;
-                }
-                (head.max(max_seq), backend_id)
-            }
-            None => {
-                let backend_id = backend_id::generate().map_err(storage_error)?;
-                log.exec(
-                    schema::UPSERT_CONTEXT,
-                    vec![store_id.into(), max_seq.into(), backend_id.as_str().into()],
-                )?;
-                (max_seq, backend_id)
-            }
-        };
+        rows(&log.sql, &schema::create_event_table(&log.table), vec![])?;
+        let max_seq = first_int(&log.sql, &schema::select_max_seq_num(&log.table), vec![])?;
+        let (head, backend_id) = log.context.load(max_seq)?;
         Ok((log, head, backend_id))
     }
 
-    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), StorageError> {
-        let cursor = self.sql.exec(query, bindings).map_err(storage_error)?;
-        for row in cursor.raw() {
-            row.map_err(storage_error)?;
+    /// How many events the store has in this object's SQLite, without creating its table (to
+    /// notice a store that lives here while `STORAGE` says elsewhere).
+    pub fn events_of(sql: &SqlStorage, store_id: &str) -> Result<u64, StorageError> {
+        let table = schema::event_table_name(store_id);
+        if first_int(sql, schema::TABLE_EXISTS, vec![table.as_str().into()])? == 0 {
+            return Ok(0);
         }
-        Ok(())
-    }
-
-    fn rows(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<Vec<Vec<SqlStorageValue>>, StorageError> {
-        let cursor = self.sql.exec(query, bindings).map_err(storage_error)?;
-        cursor
-            .raw()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(storage_error)
+        Ok(first_int(sql, &format!(r#"SELECT COUNT(*) FROM "{table}""#), vec![])?.max(0) as u64)
     }
 }
 
+/// The first column of the first row of a query, as an integer (0 when there is none).
+fn first_int(
+    sql: &SqlStorage,
+    query: &str,
+    bindings: Vec<SqlStorageValue>,
+) -> Result<i64, StorageError> {
+    Ok(rows(sql, query, bindings)?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(int)
+        .unwrap_or(0))
+}
+
 impl EventLog for SqlEventLog {
-    fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
-        let rows = self.rows(
+    async fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
+        let n = first_int(
+            &self.sql,
             &schema::count_between(&self.table),
             vec![after.into(), until.into()],
         )?;
-        let n = rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(int)
-            .unwrap_or(0);
         Ok(n.max(0) as u64)
     }
 
-    fn read_between(
+    async fn read_between(
         &self,
         after: i64,
         until: i64,
@@ -156,18 +118,27 @@ impl EventLog for SqlEventLog {
         self.pages().read(after, until, limit)
     }
 
-    fn append(&self, batch: &[Event], created_at: &str, new_head: i64) -> Result<(), StorageError> {
+    async fn append(
+        &self,
+        batch: &[Event],
+        created_at: &str,
+        new_head: i64,
+    ) -> Result<(), StorageError> {
         let rows: Vec<Row<'_>> = batch.iter().map(|e| Row::pushed(e, created_at)).collect();
         self.insert(&rows, new_head)
     }
 
-    fn append_stored(&self, events: &[StoredEvent], new_head: i64) -> Result<(), StorageError> {
+    async fn append_stored(
+        &self,
+        events: &[StoredEvent],
+        new_head: i64,
+    ) -> Result<(), StorageError> {
         let rows: Vec<Row<'_>> = events.iter().map(Row::stored).collect();
         self.insert(&rows, new_head)
     }
 
-    fn summary(&self) -> Result<LogSummary, StorageError> {
-        let rows = self.rows(&schema::summary(&self.table), vec![])?;
+    async fn summary(&self) -> Result<LogSummary, StorageError> {
+        let rows = rows(&self.sql, &schema::summary(&self.table), vec![])?;
         let row = rows.first();
         let cell = |i: usize| row.and_then(|r| r.get(i));
         Ok(LogSummary {
@@ -177,13 +148,10 @@ impl EventLog for SqlEventLog {
         })
     }
 
-    fn reset(&self, backend_id: &str) -> Result<(), StorageError> {
+    async fn reset(&self, backend_id: &str) -> Result<(), StorageError> {
         self.transaction(vec![
             (schema::delete_events(&self.table), vec![]),
-            (
-                schema::UPSERT_CONTEXT.to_owned(),
-                vec![self.store_id.as_str().into(), 0.into(), backend_id.into()],
-            ),
+            self.context.reset_statement(0, backend_id),
         ])
     }
 }
@@ -202,81 +170,15 @@ impl PageReader {
         until: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        let cursor = self
-            .sql
-            .exec(
-                &schema::select_between(&self.table),
-                vec![after.into(), until.into(), (limit as i64).into()],
-            )
-            .map_err(storage_error)?;
-        let rows = cursor
-            .raw()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(storage_error)?;
-        rows.iter()
-            .map(|r| {
-                let get_int = |i: usize| r.get(i).and_then(int);
-                let get_text = |i: usize| r.get(i).and_then(text);
-                Some(StoredEvent {
-                    seq_num: get_int(0)?,
-                    parent_seq_num: get_int(1)?,
-                    name: get_text(2)?,
-                    args: get_text(3),
-                    created_at: get_text(4)?,
-                    client_id: get_text(5)?,
-                    session_id: get_text(6)?,
-                })
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| StorageError(format!("malformed row in {}", self.table)))
-    }
-}
-
-/// One row of the event table, borrowed from a pushed event or an imported one.
-struct Row<'a> {
-    seq_num: i64,
-    parent_seq_num: i64,
-    name: &'a str,
-    args: Option<&'a str>,
-    created_at: &'a str,
-    client_id: &'a str,
-    session_id: &'a str,
-}
-
-impl<'a> Row<'a> {
-    fn pushed(e: &'a Event, created_at: &'a str) -> Self {
-        Row {
-            seq_num: e.seq_num,
-            parent_seq_num: e.parent_seq_num,
-            name: &e.name,
-            args: e.args_text(),
-            created_at,
-            client_id: &e.client_id,
-            session_id: &e.session_id,
-        }
-    }
-
-    fn stored(e: &'a StoredEvent) -> Self {
-        Row {
-            seq_num: e.seq_num,
-            parent_seq_num: e.parent_seq_num,
-            name: &e.name,
-            args: e.args.as_deref(),
-            created_at: &e.created_at,
-            client_id: &e.client_id,
-            session_id: &e.session_id,
-        }
-    }
-
-    /// The bindings, in the column order of `schema::insert_events`.
-    fn bind(&self, out: &mut Vec<SqlStorageValue>) {
-        out.push(self.seq_num.into());
-        out.push(self.parent_seq_num.into());
-        out.push(self.name.into());
-        out.push(self.args.into());
-        out.push(self.created_at.into());
-        out.push(self.client_id.into());
-        out.push(self.session_id.into());
+        rows(
+            &self.sql,
+            &schema::select_between(&self.table),
+            vec![after.into(), until.into(), (limit as i64).into()],
+        )?
+        .iter()
+        .map(|r| stored_event(|i| r.get(i).and_then(int), |i| r.get(i).and_then(text)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StorageError(format!("malformed row in {}", self.table)))
     }
 }
 
@@ -303,10 +205,7 @@ impl SqlEventLog {
                 statements.insert(1, (schema::insert_events(&self.table, 1), bindings));
             }
         }
-        statements.push((
-            schema::UPDATE_HEAD.to_owned(),
-            vec![new_head.into(), self.store_id.as_str().into()],
-        ));
+        statements.push(self.context.head_statement(new_head));
         self.transaction(statements)
     }
 

@@ -1,0 +1,269 @@
+//! The event log behind a store, wherever `STORAGE` puts it: the object's own SQLite
+//! ([`sql_log`]) or D1 ([`d1_log`]); `context_7` always in the object's SQLite ([`context`]).
+
+pub mod context;
+pub mod d1_log;
+pub mod sql_log;
+
+use wasm_bindgen::JsValue;
+use worker::{Env, SqlStorage, SqlStorageValue, State};
+
+use crate::protocol::messages::Event;
+use crate::storage::{storage_conflict, StorageKind};
+use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
+
+use d1_log::{D1EventLog, D1Pages};
+use sql_log::{PageReader, SqlEventLog};
+
+pub fn storage_error(e: impl std::fmt::Display) -> StorageError {
+    StorageError(e.to_string())
+}
+
+pub fn int(v: &SqlStorageValue) -> Option<i64> {
+    match v {
+        SqlStorageValue::Integer(i) => Some(*i),
+        SqlStorageValue::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+pub fn text(v: &SqlStorageValue) -> Option<String> {
+    match v {
+        SqlStorageValue::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// All rows of a query on the object's SQLite.
+pub fn rows(
+    sql: &SqlStorage,
+    query: &str,
+    bindings: Vec<SqlStorageValue>,
+) -> Result<Vec<Vec<SqlStorageValue>>, StorageError> {
+    let cursor = sql.exec(query, bindings).map_err(storage_error)?;
+    cursor
+        .raw()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(storage_error)
+}
+
+/// An event from the columns of `schema::select_between` (by index), `None` if one is missing.
+pub fn stored_event(
+    int: impl Fn(usize) -> Option<i64>,
+    text: impl Fn(usize) -> Option<String>,
+) -> Option<StoredEvent> {
+    Some(StoredEvent {
+        seq_num: int(0)?,
+        parent_seq_num: int(1)?,
+        name: text(2)?,
+        args: text(3),
+        created_at: text(4)?,
+        client_id: text(5)?,
+        session_id: text(6)?,
+    })
+}
+
+/// One row of the event table, borrowed from a pushed event or an imported one, in the column
+/// order of `schema::insert_events`.
+pub struct Row<'a> {
+    seq_num: i64,
+    parent_seq_num: i64,
+    name: &'a str,
+    args: Option<&'a str>,
+    created_at: &'a str,
+    client_id: &'a str,
+    session_id: &'a str,
+}
+
+impl<'a> Row<'a> {
+    pub fn pushed(e: &'a Event, created_at: &'a str) -> Self {
+        Row {
+            seq_num: e.seq_num,
+            parent_seq_num: e.parent_seq_num,
+            name: &e.name,
+            args: e.args_text(),
+            created_at,
+            client_id: &e.client_id,
+            session_id: &e.session_id,
+        }
+    }
+
+    pub fn stored(e: &'a StoredEvent) -> Self {
+        Row {
+            seq_num: e.seq_num,
+            parent_seq_num: e.parent_seq_num,
+            name: &e.name,
+            args: e.args.as_deref(),
+            created_at: &e.created_at,
+            client_id: &e.client_id,
+            session_id: &e.session_id,
+        }
+    }
+
+    /// Bindings for the object's SQLite.
+    pub fn bind(&self, out: &mut Vec<SqlStorageValue>) {
+        out.push(self.seq_num.into());
+        out.push(self.parent_seq_num.into());
+        out.push(self.name.into());
+        out.push(self.args.into());
+        out.push(self.created_at.into());
+        out.push(self.client_id.into());
+        out.push(self.session_id.into());
+    }
+
+    /// Bindings for D1 (sequence numbers are JS numbers: exact up to 2^53, which pushes check).
+    pub fn bind_js(&self, out: &mut Vec<JsValue>) {
+        out.push(JsValue::from_f64(self.seq_num as f64));
+        out.push(JsValue::from_f64(self.parent_seq_num as f64));
+        out.push(JsValue::from_str(self.name));
+        out.push(self.args.map_or(JsValue::NULL, JsValue::from_str));
+        out.push(JsValue::from_str(self.created_at));
+        out.push(JsValue::from_str(self.client_id));
+        out.push(JsValue::from_str(self.session_id));
+    }
+}
+
+/// The store's log in whichever storage holds it.
+pub enum AnyLog {
+    Sql(SqlEventLog),
+    D1(D1EventLog),
+}
+
+/// Opens the store's log where `kind` says, after checking that the store does not live in the
+/// other storage. Returns the log, its head and its backendId.
+pub async fn open(
+    state: &State,
+    env: &Env,
+    kind: &StorageKind,
+    store_id: &str,
+    fault: Option<&str>,
+) -> Result<(AnyLog, i64, String), StorageError> {
+    let sql = state.storage().sql();
+    match kind {
+        StorageKind::DurableObjectSqlite => {
+            // a D1 binding (D1_BINDING, default DB) may hold this store's events already
+            let binding = super::env::lookup(env, "D1_BINDING")
+                .unwrap_or_else(|| d1_log::DEFAULT_BINDING.to_owned());
+            let in_d1 = match env.d1(&binding) {
+                Ok(db) => Some(D1EventLog::events_of(&db, store_id).await?),
+                Err(_) => None,
+            };
+            if let Some(conflict) = storage_conflict(kind, 0, in_d1) {
+                return Err(StorageError(conflict));
+            }
+            let (log, head, backend_id) = SqlEventLog::open(state.storage(), store_id, fault)?;
+            Ok((AnyLog::Sql(log), head, backend_id))
+        }
+        StorageKind::D1 { binding } => {
+            let in_object = SqlEventLog::events_of(&sql, store_id)?;
+            if let Some(conflict) = storage_conflict(kind, in_object, None) {
+                return Err(StorageError(conflict));
+            }
+            let db = env.d1(binding).map_err(|_| {
+                StorageError(format!(
+                    "STORAGE=d1 but there is no D1 binding named {binding:?} (D1_BINDING)"
+                ))
+            })?;
+            let (log, head, backend_id) = D1EventLog::open(db, sql, store_id, fault).await?;
+            Ok((AnyLog::D1(log), head, backend_id))
+        }
+    }
+}
+
+impl AnyLog {
+    /// A page reader that owns its handles, for a response streamed after the handler returned.
+    pub fn pages(&self) -> Pages {
+        match self {
+            AnyLog::Sql(l) => Pages::Sql(l.pages()),
+            AnyLog::D1(l) => Pages::D1(l.pages()),
+        }
+    }
+
+    /// Bytes the store takes: the object's SQLite database, or the store's rows in D1.
+    pub async fn stored_bytes(&self) -> Result<u64, StorageError> {
+        match self {
+            AnyLog::Sql(l) => Ok(l.database_size()),
+            AnyLog::D1(l) => l.stored_bytes().await,
+        }
+    }
+}
+
+impl EventLog for AnyLog {
+    async fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.count_between(after, until).await,
+            AnyLog::D1(l) => l.count_between(after, until).await,
+        }
+    }
+
+    async fn read_between(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.read_between(after, until, limit).await,
+            AnyLog::D1(l) => l.read_between(after, until, limit).await,
+        }
+    }
+
+    async fn append(
+        &self,
+        batch: &[Event],
+        created_at: &str,
+        new_head: i64,
+    ) -> Result<(), StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.append(batch, created_at, new_head).await,
+            AnyLog::D1(l) => l.append(batch, created_at, new_head).await,
+        }
+    }
+
+    async fn append_stored(
+        &self,
+        events: &[StoredEvent],
+        new_head: i64,
+    ) -> Result<(), StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.append_stored(events, new_head).await,
+            AnyLog::D1(l) => l.append_stored(events, new_head).await,
+        }
+    }
+
+    async fn summary(&self) -> Result<LogSummary, StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.summary().await,
+            AnyLog::D1(l) => l.summary().await,
+        }
+    }
+
+    async fn reset(&self, backend_id: &str) -> Result<(), StorageError> {
+        match self {
+            AnyLog::Sql(l) => l.reset(backend_id).await,
+            AnyLog::D1(l) => l.reset(backend_id).await,
+        }
+    }
+}
+
+/// Reads pages of a store's events, in either storage.
+pub enum Pages {
+    Sql(PageReader),
+    D1(D1Pages),
+}
+
+impl Pages {
+    /// Up to `limit` events with `after < seqNum <= until`, in ascending order (fewer from D1
+    /// when they would not fit one D1 response).
+    pub async fn read(
+        &self,
+        after: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        match self {
+            Pages::Sql(p) => p.read(after, until, limit),
+            Pages::D1(p) => p.read(after, until, limit).await,
+        }
+    }
+}
