@@ -118,6 +118,16 @@ impl SyncBackendDO {
         f: impl AsyncFnOnce(&mut Store<AnyLog>) -> R,
     ) -> std::result::Result<R, String> {
         let mut slot = self.store.lock().await;
+        let store = self.opened(&mut slot, store_id).await?;
+        Ok(f(store).await)
+    }
+
+    /// The store in `slot` (this message's turn), opened first if this instance has not yet.
+    async fn opened<'a>(
+        &self,
+        slot: &'a mut Option<Store<AnyLog>>,
+        store_id: &str,
+    ) -> std::result::Result<&'a mut Store<AnyLog>, String> {
         if slot.is_none() {
             let config = self.config.as_ref().map_err(Clone::clone)?;
             let (log, head, backend_id) = storage::open(
@@ -141,10 +151,7 @@ impl SyncBackendDO {
                 limits: config.limits.clone(),
             });
         }
-        match slot.as_mut() {
-            Some(store) => Ok(f(store).await),
-            None => Err("store not loaded".into()),
-        }
+        slot.as_mut().ok_or_else(|| "store not loaded".to_owned())
     }
 
     /// `durable-object-sqlite` or `d1`, as the admin info names the configured storage.
@@ -409,6 +416,10 @@ impl DurableObject for SyncBackendDO {
                 return Ok(());
             }
         };
+        // This message's turn: the socket's state (its attachment) is read and written inside
+        // it, so that with D1, where handling waits for storage, two messages of one socket never
+        // work from the same state.
+        let mut slot = self.store.lock().await;
         let Some(mut attachment) = read_attachment(&ws) else {
             let _ = ws.send_with_str(rpc::defect_frame("Connection state lost; please reconnect"));
             let _ = ws.close(Some(1011), Some("connection state lost"));
@@ -427,9 +438,9 @@ impl DurableObject for SyncBackendDO {
         let live_before = conn.live_pulls.clone();
         let requested_before = conn.requested;
         let store_id = attachment.store_id.clone();
-        let outcome = self
-            .with_store(&store_id, async |store| {
-                store
+        let outcome =
+            match self.opened(&mut slot, &store_id).await {
+                Ok(store) => Ok(store
                     .handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
                         match o {
                             Output::Reply(frame) => {
@@ -441,9 +452,9 @@ impl DurableObject for SyncBackendDO {
                             }
                         }
                     })
-                    .await
-            })
-            .await;
+                    .await),
+                Err(e) => Err(e),
+            };
         match outcome {
             Ok(true) => {
                 if conn.live_pulls != live_before {
@@ -452,6 +463,7 @@ impl DurableObject for SyncBackendDO {
                 let first_request = conn.requested && !requested_before;
                 attachment.connection = conn;
                 write_attachment(&ws, &attachment)?;
+                drop(slot);
                 if first_request {
                     // its first-request deadline is gone: the alarm may no longer be needed
                     self.schedule_alarm().await?;
@@ -502,6 +514,8 @@ impl DurableObject for SyncBackendDO {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // a turn like a message's: attachments are read and written
+        let _turn = self.store.lock().await;
         let now = now_ms();
         for ws in self.state.get_websockets() {
             let Some(mut a) = read_attachment(&ws) else {

@@ -93,7 +93,7 @@ test('changing STORAGE under existing data is refused with a reason, both ways',
   // STORAGE=d1 over a store that lives in the object's SQLite
   const refused = await rawHttp(s, { storeId: local, body: httpPull(local) })
   assert.equal(refused.status, 500)
-  assert.match(refused.text, /3 events in the Durable Object's own SQLite, but STORAGE=d1: refusing to serve it as an empty store/)
+  assert.match(refused.text, /3 events in the Durable Object's own SQLite \(STORAGE=do-sqlite\), but STORAGE=d1: refusing to serve it as an empty store/)
   await assert.rejects(rawConnect(s, { storeId: local }), (e) => e.status === 500 && /STORAGE=d1/.test(e.body))
   await s.stop()
   // and STORAGE=do-sqlite over a store that lives in D1
