@@ -187,8 +187,8 @@ impl Golden {
             let mut http_conn = Connection::default();
             let conn = match transport {
                 Transport::WebSocket => conns.entry(line.conn).or_default(),
-                // each POST is served on its own
-                Transport::Http => &mut http_conn,
+                // each POST is served on its own (no transcript is DO-RPC)
+                Transport::Http | Transport::DoRpc => &mut http_conn,
             };
             if transport == Transport::WebSocket && !conn.needs_store(&text) {
                 // what the Durable Object does before the core (and so what production sends)
@@ -206,6 +206,7 @@ impl Golden {
                 match o {
                     Output::Reply(r) => replies.push(r),
                     Output::Activity(_) => {}
+                    Output::Subscribe(s) => panic!("a WebSocket message subscribed {s:?}"),
                     Output::Broadcast(b) => {
                         for (c, state) in &conns {
                             if store_of.get(c) != Some(&sid) {
@@ -228,7 +229,7 @@ impl Golden {
                             .push(serde_json::from_str(&r).unwrap());
                     }
                 }
-                Transport::Http => {
+                Transport::Http | Transport::DoRpc => {
                     let (status, body) = http_answer(&replies);
                     ours.entry(line.conn)
                         .or_default()

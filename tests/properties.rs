@@ -585,6 +585,7 @@ fn random_sessions_keep_every_acknowledged_event() {
                             }
                         }
                         Output::Activity(_) => {}
+                        Output::Subscribe(s) => panic!("a WebSocket message subscribed {s:?}"),
                         Output::Reply(r) => {
                             let v: Value = serde_json::from_str(&r).unwrap();
                             if v["_tag"] == "Chunk" {

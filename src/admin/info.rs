@@ -29,10 +29,22 @@ impl TransportUse {
     }
 }
 
+/// DO-RPC has no connections: client objects subscribe, and read pulls at their pace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoRpcUse {
+    /// Client objects called back with every push.
+    pub subscribers: u64,
+    /// Pull streams whose caller has not read them to the end.
+    pub open_pulls: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Transports {
     pub ws: TransportUse,
     pub http: TransportUse,
+    #[serde(rename = "doRpc")]
+    pub do_rpc: DoRpcUse,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,12 +92,20 @@ mod tests {
             transports: Transports {
                 ws: TransportUse::of_sockets([&a, &b]),
                 http: TransportUse::default(),
+                do_rpc: DoRpcUse {
+                    subscribers: 2,
+                    open_pulls: 0,
+                },
             },
         };
         let v: serde_json::Value = serde_json::from_str(&info.to_json()).unwrap();
         assert_eq!(
             v["transports"]["ws"],
             serde_json::json!({"sockets":2,"livePulls":1,"pendingPulls":0})
+        );
+        assert_eq!(
+            v["transports"]["doRpc"],
+            serde_json::json!({"subscribers":2,"openPulls":0})
         );
         assert_eq!(v["firstEventAt"], "2026-12-02T10:00:00.000Z");
         assert_eq!(v["lastEventAt"], serde_json::Value::Null);

@@ -16,6 +16,8 @@ use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
 use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 
+use super::callbacks::Callbacks;
+use super::do_rpc::OpenPulls;
 use super::env;
 use super::logging::{write_data_point, Logger};
 use super::storage::{self, AnyLog};
@@ -35,7 +37,7 @@ fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
-fn now_iso() -> String {
+pub(super) fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
 }
 
@@ -96,10 +98,16 @@ pub struct SyncBackendDO {
     /// One message at a time holds it: with D1 a message awaits storage, and the next one waits
     /// its turn instead of interleaving (over the object's SQLite nothing ever waits).
     pub(super) store: Mutex<Option<Store<AnyLog>>>,
-    env: Env,
+    pub(super) env: Env,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
     /// `None` until first needed after construction, and whenever a socket's live pulls change.
     pub(super) subscribers: RefCell<Option<Subscribers>>,
+    /// The store this instance has opened (one object serves one store).
+    opened_store: RefCell<Option<String>>,
+    /// DO-RPC: the subscribed client objects and the updates due to them.
+    pub(super) callbacks: Callbacks,
+    /// DO-RPC: pulls whose caller is still reading their history.
+    pub(super) open_pulls: RefCell<OpenPulls>,
 }
 
 impl SyncBackendDO {
@@ -110,8 +118,8 @@ impl SyncBackendDO {
             .str("instance", &self.instance)
     }
 
-    /// Runs `f` on the store, opening it first if this instance has not yet. Messages of this
-    /// object take turns here.
+    /// Runs `f` on the store, opening it first if this instance has not yet, then calls back
+    /// the DO-RPC subscribers with what it broadcast. Messages of this object take turns here.
     pub(super) async fn with_store<R>(
         &self,
         store_id: &str,
@@ -119,15 +127,24 @@ impl SyncBackendDO {
     ) -> std::result::Result<R, String> {
         let mut slot = self.store.lock().await;
         let store = self.opened(&mut slot, store_id).await?;
-        Ok(f(store).await)
+        let result = f(store).await;
+        self.deliver_updates(store_id).await;
+        Ok(result)
     }
 
     /// The store in `slot` (this message's turn), opened first if this instance has not yet.
-    async fn opened<'a>(
+    pub(super) async fn opened<'a>(
         &self,
         slot: &'a mut Option<Store<AnyLog>>,
         store_id: &str,
     ) -> std::result::Result<&'a mut Store<AnyLog>, String> {
+        if let Some(opened) = self.opened_store.borrow().as_deref() {
+            if opened != store_id {
+                return Err(format!(
+                    "this object holds store {opened:?}, not {store_id:?} (address the object of a store by idFromName(storeId))"
+                ));
+            }
+        }
         if slot.is_none() {
             let config = self.config.as_ref().map_err(Clone::clone)?;
             let (log, head, backend_id) = storage::open(
@@ -150,6 +167,7 @@ impl SyncBackendDO {
                 backend_id,
                 limits: config.limits.clone(),
             });
+            self.opened_store.replace(Some(store_id.to_owned()));
         }
         slot.as_mut().ok_or_else(|| "store not loaded".to_owned())
     }
@@ -163,7 +181,12 @@ impl SyncBackendDO {
     }
 
     /// Logs what the core reports a request did, and records its data point.
-    fn record_activity(&self, store_id: &str, transport: Transport, activity: &Activity) {
+    pub(super) fn record_activity(
+        &self,
+        store_id: &str,
+        transport: Transport,
+        activity: &Activity,
+    ) {
         let line = activity.log_line(store_id, transport);
         if self.logger.enabled(line.level()) {
             self.logger.write(line.str("instance", &self.instance));
@@ -199,8 +222,10 @@ impl SyncBackendDO {
         );
     }
 
-    /// Sends one `PullResponse` to every live pull of every socket of this store.
+    /// Sends one `PullResponse` to every live pull of every socket of this store, and queues it
+    /// for the DO-RPC subscribers.
     pub(super) fn broadcast(&self, pull_response: &str) {
+        self.queue_update(pull_response);
         let mut cache = self.subscribers.borrow_mut();
         let subscribers = cache.get_or_insert_with(|| {
             self.state
@@ -325,6 +350,8 @@ impl SyncBackendDO {
                             Output::Activity(a) => {
                                 self.record_activity(store_id, Transport::Http, &a)
                             }
+                            // only DO-RPC pulls subscribe
+                            Output::Subscribe(_) => {}
                         },
                     )
                     .await;
@@ -370,6 +397,9 @@ impl DurableObject for SyncBackendDO {
             store: Mutex::new(None),
             env,
             subscribers: RefCell::new(None),
+            opened_store: RefCell::new(None),
+            callbacks: Callbacks::default(),
+            open_pulls: RefCell::new(OpenPulls::default()),
         }
     }
 
@@ -438,23 +468,25 @@ impl DurableObject for SyncBackendDO {
         let live_before = conn.live_pulls.clone();
         let requested_before = conn.requested;
         let store_id = attachment.store_id.clone();
-        let outcome =
-            match self.opened(&mut slot, &store_id).await {
-                Ok(store) => Ok(store
-                    .handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
-                        match o {
-                            Output::Reply(frame) => {
-                                let _ = ws.send_with_str(frame);
-                            }
-                            Output::Broadcast(response) => self.broadcast(&response),
-                            Output::Activity(a) => {
-                                self.record_activity(&store_id, Transport::WebSocket, &a)
-                            }
+        let outcome = match self.opened(&mut slot, &store_id).await {
+            Ok(store) => Ok(store
+                .handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
+                    match o {
+                        Output::Reply(frame) => {
+                            let _ = ws.send_with_str(frame);
                         }
-                    })
-                    .await),
-                Err(e) => Err(e),
-            };
+                        Output::Broadcast(response) => self.broadcast(&response),
+                        Output::Activity(a) => {
+                            self.record_activity(&store_id, Transport::WebSocket, &a)
+                        }
+                        // only DO-RPC pulls subscribe
+                        Output::Subscribe(_) => {}
+                    }
+                })
+                .await),
+            Err(e) => Err(e),
+        };
+        self.deliver_updates(&store_id).await;
         match outcome {
             Ok(true) => {
                 if conn.live_pulls != live_before {

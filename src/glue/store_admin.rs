@@ -5,7 +5,7 @@
 use futures_util::stream;
 use worker::*;
 
-use crate::admin::info::{StoreInfo, TransportUse, Transports};
+use crate::admin::info::{DoRpcUse, StoreInfo, TransportUse, Transports};
 use crate::admin::ndjson::{export_line, parse_import};
 use crate::admin::route::{self, Action};
 use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
@@ -90,6 +90,10 @@ impl SyncBackendDO {
             .filter_map(read_attachment)
             .collect();
         let storage = self.storage_name();
+        let do_rpc = DoRpcUse {
+            subscribers: self.rpc_subscriber_count() as u64,
+            open_pulls: self.open_pull_count() as u64,
+        };
         let info = self
             .with_store(store_id, async |store| {
                 let summary = store.log.summary().await?;
@@ -106,6 +110,7 @@ impl SyncBackendDO {
                     transports: Transports {
                         ws: TransportUse::of_sockets(&attachments),
                         http: TransportUse::default(),
+                        do_rpc,
                     },
                 })
             })
@@ -228,6 +233,8 @@ impl SyncBackendDO {
             let _ = ws.close(Some(RESET_CLOSE_CODE), Some(RESET_CLOSE_REASON));
         }
         self.subscribers.replace(None);
+        // DO-RPC subscribers too: their stores learn of the reset on their next push
+        self.clear_subscribers();
         Ok(
             serde_json::json!({ "backendId": new_id, "head": 0, "closedSockets": sockets.len() })
                 .to_string(),

@@ -140,6 +140,26 @@ pub struct PullRequest {
     pub cursor: Option<Cursor>,
     #[serde(default)]
     pub live: Option<bool>,
+    /// DO-RPC only: present when the pull is live, naming the client's object to call back.
+    #[serde(rename = "rpcContext", default)]
+    pub rpc_context: Option<RpcContext>,
+}
+
+/// `rpcContext` of a DO-RPC pull (docs/do-rpc.md §3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RpcContext {
+    #[serde(rename = "callerContext")]
+    pub caller_context: CallerContext,
+}
+
+/// The client's Durable Object: the binding name it is known by in the server's config, and
+/// its id (`ctx.id.toString()`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct CallerContext {
+    #[serde(rename = "bindingName")]
+    pub binding_name: String,
+    #[serde(rename = "durableObjectId")]
+    pub durable_object_id: String,
 }
 
 /// Payload of `SyncWsRpc.Push` / `SyncHttpRpc.Push` (§4.8).

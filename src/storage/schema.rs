@@ -96,6 +96,17 @@ pub const CLAIM_TABLE: &str =
 pub const TABLE_OWNER: &str =
     r#"SELECT "storeId" FROM "livestore_rs_table_owners" WHERE "tableName" = ?"#;
 
+/// The DO-RPC subscribers of the object's store (docs/do-rpc.md §4.4): one row per client
+/// object, whose latest live pull replaces the earlier one. Kept in the object's SQLite so that
+/// they outlive an eviction (the reference keeps them in memory and loses them).
+pub const CREATE_RPC_SUBSCRIBERS: &str = r#"CREATE TABLE IF NOT EXISTS "livestore_rs_rpc_subscribers" ("durableObjectId" text primary key, "bindingName" text not null, "requestId" text not null, "subscribedAt" text not null) strict"#;
+pub const SELECT_RPC_SUBSCRIBERS: &str = r#"SELECT "durableObjectId", "bindingName", "requestId" FROM "livestore_rs_rpc_subscribers" ORDER BY "subscribedAt", "durableObjectId""#;
+/// Bindings: durableObjectId, bindingName, requestId (JSON text), subscribedAt.
+pub const UPSERT_RPC_SUBSCRIBER: &str = r#"INSERT OR REPLACE INTO "livestore_rs_rpc_subscribers" ("durableObjectId", "bindingName", "requestId", "subscribedAt") VALUES (?, ?, ?, ?)"#;
+pub const DELETE_RPC_SUBSCRIBER: &str =
+    r#"DELETE FROM "livestore_rs_rpc_subscribers" WHERE "durableObjectId" = ?"#;
+pub const DELETE_RPC_SUBSCRIBERS: &str = r#"DELETE FROM "livestore_rs_rpc_subscribers""#;
+
 /// Rows per INSERT statement: 7 columns × 14 rows stays under 100 bound parameters.
 pub const INSERT_ROWS_PER_STATEMENT: usize = 14;
 

@@ -39,6 +39,7 @@ impl Transport {
         match self {
             Transport::WebSocket => "ws",
             Transport::Http => "http",
+            Transport::DoRpc => "do-rpc",
         }
     }
 }

@@ -94,6 +94,7 @@ mod tests {
             live: true,
             unacked: 3,
             sent: 1,
+            caller: None,
         });
         let json = a.to_json();
         assert!(json.contains(r#""pullRequestIds":["0",7,"abc"]"#), "{json}");

@@ -12,9 +12,10 @@
 
 use std::fmt;
 
+use crate::protocol::do_rpc;
 use crate::protocol::messages::{
-    decode_payload, encode_pull_response, Event, EventView, PageInfo, PullRequest, PushRequest,
-    SyncError, HTTP_PONG, PUSH_ACK,
+    decode_payload, encode_pull_response, CallerContext, Event, EventView, PageInfo, PullRequest,
+    PushRequest, SyncError, HTTP_PONG, PUSH_ACK,
 };
 use crate::protocol::rpc::{self, ClientMessage, RequestId, RpcRequest, PONG_FRAME};
 
@@ -114,11 +115,45 @@ pub struct LogSummary {
     pub last_created_at: Option<String>,
 }
 
-/// Which RPC group the message arrived on: the tags differ (§4, §5.3).
+/// Which RPC group the message arrived on: the tags differ (§4, §5.3, docs/do-rpc.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     WebSocket,
     Http,
+    /// Another Durable Object calling `rpc(bytes)`: requests one call at a time, live updates
+    /// by calling the client's object back.
+    DoRpc,
+}
+
+/// The RPCs, whatever their group's tag prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Pull,
+    Push,
+    Ping,
+}
+
+impl Transport {
+    fn call(self, tag: &str) -> Option<Call> {
+        Some(match (self, tag) {
+            (Transport::WebSocket, "SyncWsRpc.Pull")
+            | (Transport::Http, "SyncHttpRpc.Pull")
+            | (Transport::DoRpc, do_rpc::PULL) => Call::Pull,
+            (Transport::WebSocket, "SyncWsRpc.Push")
+            | (Transport::Http, "SyncHttpRpc.Push")
+            | (Transport::DoRpc, do_rpc::PUSH) => Call::Push,
+            (Transport::Http, "SyncHttpRpc.Ping") | (Transport::DoRpc, do_rpc::PING) => Call::Ping,
+            _ => return None,
+        })
+    }
+}
+
+/// A DO-RPC live pull that finished its history: call the client's object back with every
+/// later `PullResponse`, under the pull's request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcSubscription {
+    pub caller: CallerContext,
+    pub request_id: RequestId,
 }
 
 /// Something the glue must send, or may record.
@@ -131,6 +166,9 @@ pub enum Output {
     Broadcast(String),
     /// What a request did, for logs and metrics.
     Activity(Activity),
+    /// A DO-RPC subscriber to record (replacing an earlier one of the same object), in the
+    /// same step as the end of its history.
+    Subscribe(RpcSubscription),
 }
 
 /// The HTTP answer to one RPC body: its replies as a JSON array, with `400` when the body was not
@@ -194,6 +232,17 @@ pub struct PendingPull {
     pub unacked: u32,
     /// Responses sent so far (an empty history still sends one).
     pub sent: u64,
+    /// DO-RPC: the object to subscribe when the history is done (the pull then ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<CallerContext>,
+}
+
+/// How a pull starts: whether it joins the connection's broadcasts (WebSocket), which object
+/// it subscribes (DO-RPC), and how many responses it may send before the client reads them.
+struct PullStart {
+    live: bool,
+    caller: Option<CallerContext>,
+    window: u32,
 }
 
 /// One store: its log, its head and its backendId.
@@ -228,7 +277,7 @@ impl<L: EventLog> Store<L> {
             ClientMessage::Ping => out(Output::Reply(PONG_FRAME.to_owned())),
             // Eof needs no reply (§3.2).
             ClientMessage::Eof => {}
-            ClientMessage::Ack(id) => return self.acknowledge(conn, &id, out).await,
+            ClientMessage::Ack(id) => return self.acknowledge(conn, &id, 1, out).await,
             ClientMessage::Interrupt(id) => {
                 let before = conn.live_pulls.len() + conn.pending_pulls.len();
                 conn.live_pulls.retain(|x| *x != id);
@@ -269,8 +318,17 @@ impl<L: EventLog> Store<L> {
             return false;
         }
         let tag = request.tag.as_ref();
-        match (transport, tag) {
-            (Transport::WebSocket, "SyncWsRpc.Pull") | (Transport::Http, "SyncHttpRpc.Pull") => {
+        let Some(call) = transport.call(tag) else {
+            let reason = format!("Unknown request tag: {tag}");
+            match transport {
+                // the request is answered: the DO-RPC client has no connection to fail
+                Transport::DoRpc => out(Output::Reply(rpc::exit_die(&id, &reason))),
+                _ => out(Output::Reply(rpc::defect_frame(&reason))),
+            }
+            return false;
+        };
+        match call {
+            Call::Pull => {
                 let pull: PullRequest = match decode_payload(tag, request.payload) {
                     Ok(p) => p,
                     Err(e) => {
@@ -278,30 +336,36 @@ impl<L: EventLog> Store<L> {
                         return false;
                     }
                 };
-                let live = match (transport, pull.live) {
-                    (Transport::WebSocket, Some(live)) => live,
+                let (live, caller) = match (transport, pull.live) {
+                    (Transport::WebSocket, Some(live)) => (live, None),
                     (Transport::WebSocket, None) => {
                         let e = format!("{tag}: invalid payload: missing field `live`");
                         out(Output::Reply(rpc::exit_die(&id, &e)));
                         return false;
                     }
                     // HTTP has no server push: "live" is the client polling (§9.3).
-                    (Transport::Http, _) => false,
+                    (Transport::Http, _) => (false, None),
+                    // Live over DO-RPC is a call back per push, after the stream ends.
+                    (Transport::DoRpc, _) => {
+                        (false, pull.rpc_context.clone().map(|c| c.caller_context))
+                    }
                 };
                 let window = match transport {
-                    Transport::WebSocket => PULL_WINDOW,
+                    Transport::WebSocket | Transport::DoRpc => PULL_WINDOW,
                     // An HTTP answer is one body: no Acks, everything at once.
                     Transport::Http => u32::MAX,
                 };
-                match self
-                    .start_pull(conn, id.clone(), &pull, live, window, out)
-                    .await
-                {
+                let start = PullStart {
+                    live,
+                    caller,
+                    window,
+                };
+                match self.start_pull(conn, id.clone(), &pull, start, out).await {
                     Ok(changed) => return changed,
                     Err(e) => out(Output::Reply(rpc::exit_failure(&id, &e.encode()))),
                 }
             }
-            (Transport::WebSocket, "SyncWsRpc.Push") | (Transport::Http, "SyncHttpRpc.Push") => {
+            Call::Push => {
                 let push: PushRequest = match decode_payload(tag, request.payload) {
                     Ok(p) => p,
                     Err(e) => {
@@ -328,12 +392,7 @@ impl<L: EventLog> Store<L> {
                     outcome,
                 }));
             }
-            (Transport::Http, "SyncHttpRpc.Ping") => {
-                out(Output::Reply(rpc::exit_success(&id, HTTP_PONG)));
-            }
-            _ => out(Output::Reply(rpc::defect_frame(&format!(
-                "Unknown request tag: {tag}"
-            )))),
+            Call::Ping => out(Output::Reply(rpc::exit_success(&id, HTTP_PONG))),
         }
         false
     }
@@ -345,10 +404,14 @@ impl<L: EventLog> Store<L> {
         conn: &mut Connection,
         id: RequestId,
         pull: &PullRequest,
-        live: bool,
-        window: u32,
+        start: PullStart,
         out: &mut dyn FnMut(Output),
     ) -> Result<bool, SyncError> {
+        let PullStart {
+            live,
+            caller,
+            window,
+        } = start;
         let mut after = 0;
         if let Some(cursor) = &pull.cursor {
             if cursor.backend_id != self.backend_id {
@@ -368,7 +431,7 @@ impl<L: EventLog> Store<L> {
         out(Output::Activity(Activity::Pull {
             after,
             events: remaining,
-            live,
+            live: live || caller.is_some(),
         }));
         let mut pull = PendingPull {
             id,
@@ -378,6 +441,7 @@ impl<L: EventLog> Store<L> {
             live,
             unacked: 0,
             sent: 0,
+            caller,
         };
         if self.send_history(&mut pull, window, out).await? {
             self.finish_pull(conn, pull, out).await?;
@@ -388,11 +452,22 @@ impl<L: EventLog> Store<L> {
         }
     }
 
-    /// An Ack frees a slot in its pull's window: send more history, finish it when done.
+    /// DO-RPC: the caller has read what the stream carried so far; send the next window of
+    /// every pull still sending its history. Returns whether one still is.
+    pub async fn continue_pulls(&self, conn: &mut Connection, out: &mut dyn FnMut(Output)) -> bool {
+        let ids: Vec<RequestId> = conn.pending_pulls.iter().map(|p| p.id.clone()).collect();
+        for id in ids {
+            self.acknowledge(conn, &id, u32::MAX, out).await;
+        }
+        !conn.pending_pulls.is_empty()
+    }
+
+    /// An Ack frees `freed` slots in its pull's window: send more history, finish it when done.
     async fn acknowledge(
         &self,
         conn: &mut Connection,
         id: &RequestId,
+        freed: u32,
         out: &mut dyn FnMut(Output),
     ) -> bool {
         let Some(pos) = conn.pending_pulls.iter().position(|p| p.id == *id) else {
@@ -400,7 +475,7 @@ impl<L: EventLog> Store<L> {
             return false;
         };
         let mut pull = conn.pending_pulls.remove(pos);
-        pull.unacked = pull.unacked.saturating_sub(1);
+        pull.unacked = pull.unacked.saturating_sub(freed);
         let result = match self.send_history(&mut pull, PULL_WINDOW, out).await {
             Ok(true) => {
                 let id = pull.id.clone();
@@ -463,15 +538,15 @@ impl<L: EventLog> Store<L> {
     }
 
     /// History done: a live pull first gets the events admitted while its history was paced,
-    /// then joins the broadcasts (all in this one step, so nothing falls between); a non-live
-    /// pull ends.
+    /// then joins the broadcasts (all in this one step, so nothing falls between); a DO-RPC
+    /// live pull likewise subscribes its caller, and ends; a non-live pull ends.
     async fn finish_pull(
         &self,
         conn: &mut Connection,
         pull: PendingPull,
         out: &mut dyn FnMut(Output),
     ) -> Result<(), SyncError> {
-        if !pull.live {
+        if !pull.live && pull.caller.is_none() {
             out(Output::Reply(rpc::exit_stream_done(&pull.id)));
             return Ok(());
         }
@@ -494,7 +569,16 @@ impl<L: EventLog> Store<L> {
                 out(Output::Reply(rpc::chunk_frame(&pull.id, &response)));
             }
         }
-        conn.live_pulls.push(pull.id);
+        match pull.caller {
+            Some(caller) => {
+                out(Output::Subscribe(RpcSubscription {
+                    caller,
+                    request_id: pull.id.clone(),
+                }));
+                out(Output::Reply(rpc::exit_stream_done(&pull.id)));
+            }
+            None => conn.live_pulls.push(pull.id),
+        }
         Ok(())
     }
 

@@ -131,6 +131,7 @@ pub struct Outputs {
     pub broadcasts: Vec<serde_json::Value>,
     pub raw_replies: Vec<String>,
     pub activities: Vec<livestore_sync_rs::sync::activity::Activity>,
+    pub subscriptions: Vec<livestore_sync_rs::sync::service::RpcSubscription>,
 }
 
 pub fn send(
@@ -156,6 +157,7 @@ pub fn send(
                     .broadcasts
                     .push(serde_json::from_str(&b).expect("broadcast must be valid JSON")),
                 Output::Activity(a) => outs.activities.push(a),
+                Output::Subscribe(s) => outs.subscriptions.push(s),
             },
         ),
     );

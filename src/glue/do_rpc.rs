@@ -1,0 +1,208 @@
+//! DO-RPC: a LiveStore store running in another Durable Object calls `rpc(bytes)` on this one
+//! (docs/do-rpc.md). The JS entry (`js/entry.mjs`) exposes these methods to JS RPC, because
+//! Cloudflare only offers RPC on a class that extends `DurableObject`, which worker-build's
+//! export is not.
+//!
+//! A single Pull answers a stream that is read at the caller's pace: each piece is what one
+//! window of the pull sends ([`crate::sync::service::PULL_WINDOW`] responses), the next piece is
+//! made when the caller reads (`rpcPullNext`), like the Acks pace a WebSocket pull. A pull whose
+//! caller stops reading is kept until [`MAX_OPEN_PULLS`] newer ones push it out.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+use crate::log::Level;
+use crate::protocol::do_rpc;
+use crate::sync::service::{Connection, Output, RpcSubscription, Transport};
+
+use super::durable_object::{now_iso, SyncBackendDO};
+
+/// Pulls whose caller has not read them to the end, at most.
+const MAX_OPEN_PULLS: usize = 64;
+
+/// Pulls still sending their history, by handle, oldest first.
+#[derive(Default)]
+pub struct OpenPulls {
+    next: u32,
+    open: Vec<(u32, String, Connection)>,
+}
+
+impl OpenPulls {
+    fn take(&mut self, handle: u32) -> Option<(String, Connection)> {
+        let at = self.open.iter().position(|(h, _, _)| *h == handle)?;
+        let (_, store_id, conn) = self.open.remove(at);
+        Some((store_id, conn))
+    }
+
+    /// Keeps a pull for later; returns its handle, and the store of a pull pushed out.
+    fn park(&mut self, store_id: String, conn: Connection) -> (u32, Option<String>) {
+        self.next = self.next.wrapping_add(1);
+        let dropped = (self.open.len() >= MAX_OPEN_PULLS).then(|| self.open.remove(0).1);
+        self.open.push((self.next, store_id, conn));
+        (self.next, dropped)
+    }
+}
+
+/// What one step of handling produced for the caller.
+#[derive(Default)]
+struct Step {
+    frames: Vec<String>,
+    subscriptions: Vec<RpcSubscription>,
+}
+
+#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures)]
+impl SyncBackendDO {
+    /// The DO-RPC entry point: `payload` is msgpackr `[Request]`. Answers a `Uint8Array`
+    /// (`[Exit, …]`), or for a single Pull `[piece, handle]`: the stream's first bytes, and the
+    /// handle to read the rest with, `undefined` when there is no more.
+    #[wasm_bindgen(js_name = rpc)]
+    pub async fn rpc(&self, payload: js_sys::Uint8Array) -> Result<JsValue, JsValue> {
+        self.serve_rpc(payload.to_vec())
+            .await
+            .map_err(|e| js_sys::Error::new(&e).into())
+    }
+
+    /// The next piece of a pulled stream: `[piece, handle]` as [`Self::rpc`] answers it.
+    #[wasm_bindgen(js_name = rpcPullNext)]
+    pub async fn rpc_pull_next(&self, handle: u32) -> Result<JsValue, JsValue> {
+        self.continue_pull(handle)
+            .await
+            .map_err(|e| js_sys::Error::new(&e).into())
+    }
+
+    /// The caller stopped reading the stream.
+    #[wasm_bindgen(js_name = rpcPullCancel)]
+    pub fn rpc_pull_cancel(&self, handle: u32) {
+        self.open_pulls.borrow_mut().take(handle);
+    }
+}
+
+impl SyncBackendDO {
+    /// How many pull streams are still being read (admin info).
+    pub(super) fn open_pull_count(&self) -> usize {
+        self.open_pulls.borrow().open.len()
+    }
+
+    async fn serve_rpc(&self, bytes: Vec<u8>) -> Result<JsValue, String> {
+        let limit = self.max_message_bytes();
+        if bytes.len() > limit {
+            return Err(format!(
+                "Message is {} bytes; the limit is {limit} bytes",
+                bytes.len()
+            ));
+        }
+        let requests = do_rpc::requests(&bytes).map_err(|e| e.to_string())?;
+        let Some(first) = requests.first() else {
+            // nothing to answer: an empty list, as the reference answers
+            return Ok(bytes_value(&[0x90]));
+        };
+        let store_id = do_rpc::store_id(first)
+            .ok_or("A DO-RPC request without payload.storeId")?
+            .to_owned();
+        if let Some(other) = requests
+            .iter()
+            .find(|r| do_rpc::store_id(r) != Some(store_id.as_str()))
+        {
+            return Err(format!(
+                "One DO-RPC call for two stores: {store_id:?} and {:?}",
+                do_rpc::store_id(other).unwrap_or("")
+            ));
+        }
+        let single_pull = do_rpc::is_single_pull(&requests);
+        let mut conn = Connection::default();
+        let mut step = Step::default();
+        {
+            let mut slot = self.store.lock().await;
+            let store = self.opened(&mut slot, &store_id).await.map_err(|e| {
+                self.log_storage_error(&store_id, &e);
+                format!("Storage unavailable: {e}")
+            })?;
+            for request in &requests {
+                let text = request.to_json();
+                let mut out = |o| self.take_output(&store_id, &mut step, o);
+                store
+                    .handle_message(Transport::DoRpc, &mut conn, &text, &now_iso, &mut out)
+                    .await;
+            }
+            if !single_pull {
+                // not a stream: every pull of the call is answered whole
+                while !conn.pending_pulls.is_empty() {
+                    let mut out = |o| self.take_output(&store_id, &mut step, o);
+                    store.continue_pulls(&mut conn, &mut out).await;
+                }
+            }
+            self.end_turn(&store_id, &mut step).await;
+        }
+        let mut answer = Vec::new();
+        if !single_pull {
+            do_rpc::write_answer(&step.frames, &mut answer)?;
+            return Ok(bytes_value(&answer));
+        }
+        do_rpc::write_stream_piece(&step.frames, &mut answer)?;
+        let handle = (!conn.pending_pulls.is_empty()).then(|| self.park(store_id, conn));
+        Ok(piece(&answer, handle))
+    }
+
+    async fn continue_pull(&self, handle: u32) -> Result<JsValue, String> {
+        let parked = self.open_pulls.borrow_mut().take(handle);
+        let Some((store_id, mut conn)) = parked else {
+            return Err(format!(
+                "No open pull {handle} (cancelled, or pushed out by newer ones)"
+            ));
+        };
+        let mut step = Step::default();
+        {
+            let mut slot = self.store.lock().await;
+            let store = self
+                .opened(&mut slot, &store_id)
+                .await
+                .map_err(|e| format!("Storage unavailable: {e}"))?;
+            let mut out = |o| self.take_output(&store_id, &mut step, o);
+            store.continue_pulls(&mut conn, &mut out).await;
+            self.end_turn(&store_id, &mut step).await;
+        }
+        let mut answer = Vec::new();
+        do_rpc::write_stream_piece(&step.frames, &mut answer)?;
+        let handle = (!conn.pending_pulls.is_empty()).then(|| self.park(store_id, conn));
+        Ok(piece(&answer, handle))
+    }
+
+    fn take_output(&self, store_id: &str, step: &mut Step, output: Output) {
+        match output {
+            Output::Reply(frame) => step.frames.push(frame),
+            Output::Broadcast(response) => self.broadcast(&response),
+            Output::Activity(a) => self.record_activity(store_id, Transport::DoRpc, &a),
+            Output::Subscribe(s) => step.subscriptions.push(s),
+        }
+    }
+
+    /// Still inside the turn: record the subscribers of pulls that ended, and call back the
+    /// subscribers with what this turn's pushes broadcast.
+    async fn end_turn(&self, store_id: &str, step: &mut Step) {
+        for subscription in step.subscriptions.drain(..) {
+            self.subscribe(store_id, subscription);
+        }
+        self.deliver_updates(store_id).await;
+    }
+
+    fn park(&self, store_id: String, conn: Connection) -> u32 {
+        let (handle, dropped) = self.open_pulls.borrow_mut().park(store_id, conn);
+        if let Some(store_id) = dropped {
+            self.logger.write(
+                self.line(Level::Warn, "rpc.pull_abandoned", &store_id)
+                    .int("open", MAX_OPEN_PULLS as i64),
+            );
+        }
+        handle
+    }
+}
+
+fn bytes_value(bytes: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(bytes).into()
+}
+
+/// `[piece, handle]`, the handle `undefined` when the stream ends with this piece.
+fn piece(bytes: &[u8], handle: Option<u32>) -> JsValue {
+    let handle = handle.map_or(JsValue::UNDEFINED, JsValue::from);
+    js_sys::Array::of2(&bytes_value(bytes), &handle).into()
+}
