@@ -127,6 +127,20 @@ const removeTempDir = (dir) => {
  * under src/ or its entry module changes, so a running server must not see a rebuild.
  * Returns the config path; its folder is the snapshot.
  */
+/** `text` (a wrangler.toml) with `vars` added to its [vars] table (created if missing). */
+const withVars = (text, vars) => {
+  const lines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`)
+  const at = text.split('\n').findIndex((l) => /^\s*\[vars\]\s*(#.*)?$/.test(l))
+  if (at < 0) return `${text}\n\n[vars]\n${lines.join('\n')}\n`
+  const all = text.split('\n')
+  // a later assignment of the same key in one table is a TOML error: drop the old ones
+  const keys = new Set(Object.keys(vars))
+  let end = at + 1
+  while (end < all.length && !/^\s*\[/.test(all[end])) end++
+  const kept = all.slice(at + 1, end).filter((l) => !keys.has(l.split('=')[0].trim()))
+  return [...all.slice(0, at + 1), ...lines, ...kept, ...all.slice(end)].join('\n')
+}
+
 const snapshotOurBuild = (prefix) => {
   const dir = tempDir(prefix)
   cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
@@ -140,6 +154,24 @@ const snapshotOurBuild = (prefix) => {
   }
   const config = path.join(dir, 'wrangler.toml')
   writeFileSync(config, out.join('\n'))
+  return config
+}
+
+/**
+ * A copy of the wrangler config `src` in a fresh temp folder, with `main` made absolute (it is
+ * relative to the config's folder) and `patch(text)` applied. Returns the copy's path.
+ */
+const patchedConfigCopy = (src, patch, prefix) => {
+  const dir = tempDir(prefix)
+  const text = readFileSync(src, 'utf8')
+    .split('\n')
+    .map((line) => {
+      const m = line.match(/^\s*main\s*=\s*"([^"]+)"/)
+      return m ? `main = ${JSON.stringify(path.resolve(path.dirname(src), m[1]))}` : line
+    })
+    .join('\n')
+  const config = path.join(dir, 'wrangler.toml')
+  writeFileSync(config, patch(text))
   return config
 }
 
@@ -167,10 +199,29 @@ const tail = (file, n = 40) => {
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
  * @param {boolean} [o.keepLogs] keep the log file after stop (also `server.keepLogs = true` later)
  * @param {string} [o.tag] prefix of the temp folder and log names (who started the server)
+ * @param {string} [o.sourceConfig] ref only: another wrangler.toml for the server (e.g. a tracing variant)
+ * @param {string[]} [o.primaryConfigs] configs of other workers run in the same `wrangler dev` BEFORE
+ *   the server's (`-c a -c b -c server`): the first one is the worker served on `port` (wrangler dev
+ *   exposes only its primary worker) and must answer `GET /` with 200 itself or by forwarding to the
+ *   server; the others are reachable through bindings only. Worker vars (`env`) then go into the
+ *   server's config as a [vars] table instead of `--var` (which would only reach the primary).
+ * @param {(text: string) => string} [o.patchServerConfig] edits the text of (a copy of) the server's
+ *   config, e.g. to add bindings to the other workers
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler' } = {}) => {
+export const startServer = async ({
+  kind,
+  port,
+  persistTo,
+  env = {},
+  keepLogs = false,
+  tag = 'wrangler',
+  sourceConfig,
+  primaryConfigs = [],
+  patchServerConfig,
+} = {}) => {
   if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
+  if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig is for the ref kind only')
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
   }
@@ -180,10 +231,30 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
   const ownDir = persistTo === undefined
   if (ownDir) persistTo = tempDir(`${tag}-${kind}-state-`)
   const logFile = path.join(os.tmpdir(), `${tag}-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`) : SOURCE_CONFIG.ref
+  const multi = primaryConfigs.length > 0
+  // with other workers in the process, vars go into the server's own config (see above)
+  const patch = (text) => {
+    let out = patchServerConfig ? patchServerConfig(text) : text
+    if (multi && Object.keys(env).length > 0) out = withVars(out, env)
+    return out
+  }
+  const needsCopy = multi || patchServerConfig !== undefined
+  let config
+  let configDir // temp folder holding the config copy, removed on stop
+  if (kind === 'ours') {
+    config = snapshotOurBuild(`${tag}-ours-build-`)
+    configDir = path.dirname(config)
+    if (needsCopy) writeFileSync(config, patch(readFileSync(config, 'utf8')))
+  } else if (needsCopy) {
+    config = patchedConfigCopy(sourceConfig ?? SOURCE_CONFIG.ref, patch, `${tag}-ref-config-`)
+    configDir = path.dirname(config)
+  } else {
+    config = sourceConfig ?? SOURCE_CONFIG.ref
+  }
   const args = [
     path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
+    ...primaryConfigs.flatMap((c) => ['--config', c]),
     '--config',
     config,
     '--ip',
@@ -197,7 +268,7 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
     '--persist-to',
     persistTo,
     '--show-interactive-dev-session=false',
-    ...Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    ...(multi ? [] : Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`])),
   ]
   const fd = openSync(logFile, 'a')
   const child = spawn(nodeBin(), args, {
@@ -234,7 +305,7 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
       }
       if (groupAlive(child.pid)) throw new Error(`${kind}: server process group ${child.pid} did not stop`)
       if (ownDir) removeTempDir(persistTo)
-      if (kind === 'ours') removeTempDir(path.dirname(config))
+      if (configDir !== undefined) removeTempDir(configDir)
       if (!server.keepLogs) rmSync(logFile, { force: true })
     },
   }
