@@ -52,6 +52,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  * @param {string} [o.tag]
  * @param {boolean} [o.reverseBinding] false: leave the CLIENT_DO binding out of the server's config
  *   (to see what a sync DO does when it cannot reach the client objects)
+ * @param {string} [o.ourEntry] ours only: entry module instead of the config's `main` (default: env
+ *   DO_RPC_OURS_ENTRY, e.g. js/entry.mjs — see docs/do-rpc.md §9)
  */
 export const startDoRpc = async ({
   kind,
@@ -61,6 +63,7 @@ export const startDoRpc = async ({
   keepLogs = false,
   tag = 'dorpc',
   reverseBinding = true,
+  ourEntry = process.env.DO_RPC_OURS_ENTRY || undefined,
 } = {}) => {
   if (trace && kind !== 'ref') throw new Error('the tracing variant exists for the reference only')
   const server = await startServer({
@@ -72,6 +75,7 @@ export const startDoRpc = async ({
     sourceConfig: trace ? TRACE_CONFIG : undefined,
     primaryConfigs: [CLIENT_CONFIG],
     patchServerConfig: reverseBinding ? addClientBinding : (text) => text,
+    ourEntry: kind === 'ours' ? ourEntry : undefined,
   })
   const base = server.url
 

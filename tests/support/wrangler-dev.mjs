@@ -121,12 +121,6 @@ const removeTempDir = (dir) => {
 // Server
 // ---------------------------------------------------------------------------------------------
 
-/**
- * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
- * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
- * under src/ or its entry module changes, so a running server must not see a rebuild.
- * Returns the config path; its folder is the snapshot.
- */
 /** `text` (a wrangler.toml) with `vars` added to its [vars] table (created if missing). */
 const withVars = (text, vars) => {
   const lines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`)
@@ -141,16 +135,28 @@ const withVars = (text, vars) => {
   return [...all.slice(0, at + 1), ...lines, ...kept, ...all.slice(end)].join('\n')
 }
 
-const snapshotOurBuild = (prefix) => {
+/**
+ * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
+ * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
+ * under src/ or its entry module changes, so a running server must not see a rebuild.
+ * Returns the config path; its folder is the snapshot.
+ */
+const snapshotOurBuild = (prefix, entry) => {
   const dir = tempDir(prefix)
   cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
+  const text = readFileSync(SOURCE_CONFIG.ours, 'utf8')
+  // the entry module: the config's `main` (build/index.js today), or `entry`; an entry outside
+  // build/ (a JS module importing ../build/index.js, e.g. js/entry.mjs) is copied with its folder
+  const main = entry ?? text.match(/^\s*main\s*=\s*"([^"]+)"/m)?.[1] ?? 'build/index.js'
+  const top = path.normalize(main).split(path.sep)[0]
+  if (top !== 'build') cpSync(path.join(REPO, top), path.join(dir, top), { recursive: true })
   const out = []
   let skipping = false
-  for (const line of readFileSync(SOURCE_CONFIG.ours, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     const header = line.match(/^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/)
     if (header) skipping = header[1] === 'build' || header[1].startsWith('build.')
     if (skipping) continue
-    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}` : line)
+    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, main))}` : line)
   }
   const config = path.join(dir, 'wrangler.toml')
   writeFileSync(config, out.join('\n'))
@@ -204,9 +210,11 @@ const tail = (file, n = 40) => {
  *   the server's (`-c a -c b -c server`): the first one is the worker served on `port` (wrangler dev
  *   exposes only its primary worker) and must answer `GET /` with 200 itself or by forwarding to the
  *   server; the others are reachable through bindings only. Worker vars (`env`) then go into the
- *   server's config as a [vars] table instead of `--var` (which would only reach the primary).
+ *   server's config as a [vars] table instead of `--var` (not checked to reach a non-primary worker).
  * @param {(text: string) => string} [o.patchServerConfig] edits the text of (a copy of) the server's
  *   config, e.g. to add bindings to the other workers
+ * @param {string} [o.ourEntry] ours only: the entry module instead of the config's `main`, relative
+ *   to the repository (e.g. js/entry.mjs, which imports ../build/index.js)
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
 export const startServer = async ({
@@ -219,6 +227,7 @@ export const startServer = async ({
   sourceConfig,
   primaryConfigs = [],
   patchServerConfig,
+  ourEntry,
 } = {}) => {
   if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
   if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig is for the ref kind only')
@@ -242,7 +251,7 @@ export const startServer = async ({
   let config
   let configDir // temp folder holding the config copy, removed on stop
   if (kind === 'ours') {
-    config = snapshotOurBuild(`${tag}-ours-build-`)
+    config = snapshotOurBuild(`${tag}-ours-build-`, ourEntry)
     configDir = path.dirname(config)
     if (needsCopy) writeFileSync(config, patch(readFileSync(config, 'utf8')))
   } else if (needsCopy) {
