@@ -53,14 +53,24 @@ export class SyncBackendDO extends DurableObject {
    * The Rust method (a second `#[wasm_bindgen] impl SyncBackendDO` block, docs §9.2) answers either
    *   - a Uint8Array: msgpackr-encoded `[Exit, …]` for Ping/Push (and for anything that is no
    *     single stream request), or
-   *   - a `DoRpcStream` (a wasm-bindgen struct) for a single Pull: `next()` resolves to the next
-   *     msgpackr-encoded `[Chunk]` / final `[Exit]`, then `undefined`.
+   *   - for a single Pull: the stream's pieces, each a msgpackr-encoded `[Chunk]` and finally `[Exit]`,
+   *     either all at once as an Array of Uint8Array (simplest: the history is bounded by the store), or
+   *     lazily as a `DoRpcStream` (a wasm-bindgen struct) whose `next()` resolves to the next piece,
+   *     then to `undefined` (for large stores; it needs its own handle on the storage, docs §9.2).
    * A stream is handed to the caller as a ReadableStream of Uint8Array (the caller reads it as one
    * byte stream: chunk boundaries are not kept, docs §4.3).
    */
   async rpc(payload) {
     const out = await this.#inner.rpc(payload instanceof Uint8Array ? payload : new Uint8Array(payload))
     if (out instanceof Uint8Array) return out
+    if (Array.isArray(out)) {
+      return new ReadableStream({
+        start(controller) {
+          for (const piece of out) controller.enqueue(piece)
+          controller.close()
+        },
+      })
+    }
     const stream = out
     return new ReadableStream({
       async pull(controller) {

@@ -2,10 +2,11 @@
 // variant, tests/do-rpc/reference-trace) driven by the real @livestore/adapter-cloudflare@0.4.0
 // client (tests/do-rpc/client-worker), by hand-made calls of rpc(bytes), and by the published
 // makeWsSync client. Writes every DORPC trace line, tagged with its scenario, to
-// tests/do-rpc/captures/ref-0.4.0.jsonl and prints a short summary. docs/do-rpc.md quotes it.
+// tests/do-rpc/captures/ref-0.4.0.jsonl (plus the client's log lines about mailboxes and failed fibers,
+// event "log") and prints a short summary. docs/do-rpc.md quotes it.
 //
 //   node_modules/node/bin/node tests/do-rpc/capture.mjs
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -28,6 +29,7 @@ const ev = (n, p = n - 1, extra = {}) => ({
 const records = []
 const notes = []
 let cursor = 0
+let logCursor = 0
 const t0 = Date.now()
 
 /** Runs a scenario and files the trace lines it produced under its name. */
@@ -40,6 +42,11 @@ const scenario = async (rig, name, fn) => {
     result = { error: String(e?.message ?? e) }
   }
   await sleep(500) // late trace lines (callbacks after the ack)
+  const logLines = readFileSync(rig.server.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /No mailbox found|Fiber terminated with an unhandled error|waiting for interupt|Broadcasted to/.test(l))
+  for (const l of logLines.slice(logCursor)) records.push({ scenario: name, event: 'log', line: l.slice(0, 300) })
+  logCursor = logLines.length
   const lines = rig.traceLines()
   for (const l of lines.slice(cursor)) {
     // keep the file small: long dumps (the 250-event paging scenario) keep their first 512 bytes
@@ -108,6 +115,28 @@ try {
     await scenario(rig, 'raw: Push with an event without name', () =>
       rig.rawRpc(S, { messages: [doRpcPush({ storeId: S, batch: [{ ...ev(5, 4), name: undefined }] })] }),
     )
+    await scenario(rig, 'raw: Push of an event without args and with an unknown field, then a Pull', async () => {
+      const P0 = `${S}-loose`
+      const push = await rig.rawRpc(P0, {
+        messages: [doRpcPush({ storeId: P0, batch: [{ ...ev(1, 0), args: undefined }, { ...ev(2, 1), extra: 'dropped?' }] })],
+      })
+      const pull = await rig.rawRpc(P0, { messages: [doRpcPull({ storeId: P0 })] })
+      return { push: push.decoded, stored: pull.values.flat(1).filter((m) => m._tag === 'Chunk').flatMap((m) => m.values[0].batch.map((b) => b.eventEncoded)) }
+    })
+    await scenario(rig, 'a probe object without a store subscribes; a push calls it back (no mailbox)', async () => {
+      const probe = rig.client(S, 'probe')
+      const callerContext = await probe.callerContext()
+      await rig.rawRpc(S, { messages: [doRpcPull({ storeId: S, callerContext })] })
+      const w = await makeClient({ url: rig.url, storeId: S, clientId: 'ws-client' })
+      try {
+        await w.collectPull()
+        await w.push([ev(5)])
+      } finally {
+        await w.close()
+      }
+      await sleep(1000)
+      return { probe: brief(await probe.status()) }
+    })
     await scenario(rig, 'raw: unknown tag', () => rig.rawRpc(S, { messages: [{ ...doRpcPing({ storeId: S }), tag: 'SyncDoRpc.Nope' }] }))
     await scenario(rig, 'raw: bytes that are not a request (0x01)', () => rig.rawRpc(S, { hex: '01' }))
     await scenario(rig, 'raw: empty request list', () => rig.rawRpc(S, { messages: [] }))
@@ -132,7 +161,7 @@ try {
       const ws2 = await makeClient({ url: rig.url, storeId: S, clientId: 'ws-client' })
       try {
         await ws2.collectPull()
-        await ws2.push([ev(5)])
+        await ws2.push([ev(6)])
         await sleep(1500)
       } finally {
         await ws2.close()
@@ -141,6 +170,7 @@ try {
         syncDoConstructedAgain: rig.traceLines().filter((l) => l.event === 'construct').length > before,
         a: brief(await A.status()),
         b: brief(await B.status()),
+        probe: brief(await rig.client(S, 'probe').status()),
       }
     })
   } finally {
@@ -153,6 +183,7 @@ try {
 // the sync DO without the reverse binding: what a push does when the callback cannot be made
 const rig2 = await startDoRpc({ kind: 'ref', trace: true, tag: 'capture', reverseBinding: false })
 cursor = 0
+logCursor = 0
 try {
   const S = `capture-nobinding-${Date.now().toString(36)}`
   const A = rig2.client(S, 'A')
