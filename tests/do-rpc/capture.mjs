@@ -28,11 +28,14 @@ const ev = (n, p = n - 1, extra = {}) => ({
 
 const records = []
 const notes = []
-let cursor = 0
+let windows = [] // {name, start, end} of the scenarios of the current server
 let logCursor = 0
 const t0 = Date.now()
 
-/** Runs a scenario and files the trace lines it produced under its name. */
+/**
+ * Runs a scenario. Its trace lines are filed under it later by their timestamp (the log is written
+ * with some delay, so its position is not reliable); the client's log lines by position (best effort).
+ */
 const scenario = async (rig, name, fn) => {
   const started = Date.now()
   let result
@@ -42,24 +45,31 @@ const scenario = async (rig, name, fn) => {
     result = { error: String(e?.message ?? e) }
   }
   await sleep(500) // late trace lines (callbacks after the ack)
+  windows.push({ name, start: started, end: Date.now() })
   const logLines = readFileSync(rig.server.logFile, 'utf8')
     .split('\n')
     .filter((l) => /No mailbox found|Fiber terminated with an unhandled error|waiting for interupt|Broadcasted to/.test(l))
   for (const l of logLines.slice(logCursor)) records.push({ scenario: name, event: 'log', line: l.slice(0, 300) })
   logCursor = logLines.length
-  const lines = rig.traceLines()
-  for (const l of lines.slice(cursor)) {
+  notes.push({ scenario: name, ms: Date.now() - started, result })
+  console.log(`-- ${name} (${Date.now() - started} ms): ${JSON.stringify(result).slice(0, 400)}`)
+  return result
+}
+
+/** Files every trace line of `rig` under the scenario whose time window holds it. */
+const collect = async (rig) => {
+  await sleep(1000)
+  for (const l of rig.traceLines()) {
     // keep the file small: long dumps (the 250-event paging scenario) keep their first 512 bytes
     if (typeof l.hex === 'string' && l.hex.length > 4096) {
       l.hexHead = l.hex.slice(0, 1024)
       delete l.hex
     }
-    records.push({ scenario: name, ...l })
+    const w = windows.find((x) => l.t >= x.start && l.t <= x.end) ?? windows.findLast((x) => l.t >= x.start)
+    records.push({ scenario: w?.name ?? '(between scenarios)', ...l })
   }
-  cursor = lines.length
-  notes.push({ scenario: name, ms: Date.now() - started, result })
-  console.log(`-- ${name} (${Date.now() - started} ms): ${JSON.stringify(result).slice(0, 400)}`)
-  return result
+  windows = []
+  logCursor = 0
 }
 
 const brief = (s) => ({ instanceId: s.instanceId, booted: s.booted, updates: s.updates?.map((u) => `${u.requestId}:[${u.seqNums}]`) })
@@ -176,14 +186,13 @@ try {
   } finally {
     await ws.close()
   }
+  await collect(rig)
 } finally {
   await rig.stop()
 }
 
 // the sync DO without the reverse binding: what a push does when the callback cannot be made
 const rig2 = await startDoRpc({ kind: 'ref', trace: true, tag: 'capture', reverseBinding: false })
-cursor = 0
-logCursor = 0
 try {
   const S = `capture-nobinding-${Date.now().toString(36)}`
   const A = rig2.client(S, 'A')
@@ -193,10 +202,14 @@ try {
     await sleep(1500)
     return { a: brief(await A.status()), todos: (await A.todos()).syncStatus }
   })
+  await collect(rig2)
 } finally {
   await rig2.stop()
 }
 
 mkdirSync(path.dirname(OUT), { recursive: true })
+// by scenario, then by time (the client's log lines, which carry no timestamp, last)
+const order = new Map(notes.map((n, i) => [n.scenario, i]))
+records.sort((a, b) => (order.get(a.scenario) ?? -1) - (order.get(b.scenario) ?? -1) || (a.t ?? Infinity) - (b.t ?? Infinity))
 writeFileSync(OUT, `${[...records, ...notes.map((n) => ({ scenario: n.scenario, event: 'scenario.result', ms: n.ms, result: n.result }))].map((r) => JSON.stringify(r)).join('\n')}\n`)
 console.log(`wrote ${records.length} trace lines to ${path.relative(process.cwd(), OUT)} in ${Math.round((Date.now() - t0) / 1000)} s`)
