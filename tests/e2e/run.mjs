@@ -4,6 +4,8 @@
 //   SKIP_BUILD=1         do not run `npm run build` first (also skipped when E2E_TARGET=ref)
 //   E2E_KEEP_LOGS=1      keep the wrangler logs (paths in os.tmpdir(), e2e-<kind>-<port>-*.log)
 //   E2E_FORCE_OURS_ONLY=1  run the ours-only tests against the reference too (they should fail there)
+//   DO_RPC_OURS=1        run 24-do-rpc against ours too (skipped until our DO serves DO-RPC); with
+//   DO_RPC_OURS_ENTRY=js/entry.mjs  while wrangler.toml's main is still build/index.js (docs/do-rpc.md §9)
 //
 // Extra arguments are passed to `node --test` (e.g. a single test file).
 import { spawnSync } from 'node:child_process'
