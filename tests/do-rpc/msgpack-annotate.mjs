@@ -130,8 +130,6 @@ export const annotate = (bytes) => {
             else if (b === 0xd9) keys.push(str(u(1)))
             else throw new Error(`unexpected key at ${pos - 1}`)
           }
-          const save = pos
-          pos = save
           lines.push(`${String(keysStart).padStart(5)}  ${Array.from(bytes.subarray(keysStart, Math.min(pos, keysStart + 8)), hex2).join(' ').padEnd(24)}  ${'  '.repeat(depth + 1)}keys [${keys.join(', ')}]`)
           structures.set(data, keys)
           const o = {}
