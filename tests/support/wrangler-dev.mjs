@@ -130,25 +130,63 @@ const removeTempDir = (dir) => {
 // Server
 // ---------------------------------------------------------------------------------------------
 
+/** `text` (a wrangler.toml) with `vars` added to its [vars] table (created if missing). */
+const withVars = (text, vars) => {
+  const lines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`)
+  const at = text.split('\n').findIndex((l) => /^\s*\[vars\]\s*(#.*)?$/.test(l))
+  if (at < 0) return `${text}\n\n[vars]\n${lines.join('\n')}\n`
+  const all = text.split('\n')
+  // a later assignment of the same key in one table is a TOML error: drop the old ones
+  const keys = new Set(Object.keys(vars))
+  let end = at + 1
+  while (end < all.length && !/^\s*\[/.test(all[end])) end++
+  const kept = all.slice(at + 1, end).filter((l) => !keys.has(l.split('=')[0].trim()))
+  return [...all.slice(0, at + 1), ...lines, ...kept, ...all.slice(end)].join('\n')
+}
+
 /**
  * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
  * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
  * under src/ or its entry module changes, so a running server must not see a rebuild.
  * Returns the config path; its folder is the snapshot.
  */
-const snapshotOurBuild = (prefix, { d1 = false } = {}) => {
+const snapshotOurBuild = (prefix, { d1 = false, entry } = {}) => {
   const dir = tempDir(prefix)
   cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
+  const text = readFileSync(SOURCE_CONFIG.ours, 'utf8')
+  // the entry module: the config's `main` (build/index.js today), or `entry`; an entry outside
+  // build/ (a JS module importing ../build/index.js, e.g. js/entry.mjs) is copied with its folder
+  const main = entry ?? text.match(/^\s*main\s*=\s*"([^"]+)"/m)?.[1] ?? 'build/index.js'
+  const top = path.normalize(main).split(path.sep)[0]
+  if (top !== 'build') cpSync(path.join(REPO, top), path.join(dir, top), { recursive: true })
   const out = []
   let skipping = false
-  for (const line of readFileSync(SOURCE_CONFIG.ours, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     const header = line.match(/^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/)
     if (header) skipping = header[1] === 'build' || header[1].startsWith('build.')
     if (skipping) continue
-    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, 'build/index.js'))}` : line)
+    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, main))}` : line)
   }
   const config = path.join(dir, 'wrangler.toml')
   writeFileSync(config, out.join('\n') + (d1 ? D1_BINDING_TOML : ''))
+  return config
+}
+
+/**
+ * A copy of the wrangler config `src` in a fresh temp folder, with `main` made absolute (it is
+ * relative to the config's folder) and `patch(text)` applied. Returns the copy's path.
+ */
+const patchedConfigCopy = (src, patch, prefix) => {
+  const dir = tempDir(prefix)
+  const text = readFileSync(src, 'utf8')
+    .split('\n')
+    .map((line) => {
+      const m = line.match(/^\s*main\s*=\s*"([^"]+)"/)
+      return m ? `main = ${JSON.stringify(path.resolve(path.dirname(src), m[1]))}` : line
+    })
+    .join('\n')
+  const config = path.join(dir, 'wrangler.toml')
+  writeFileSync(config, patch(text))
   return config
 }
 
@@ -178,10 +216,33 @@ const tail = (file, n = 40) => {
  * @param {string} [o.tag] prefix of the temp folder and log names (who started the server)
  * @param {boolean} [o.d1] give the server the local D1 database (ours: binding DB, to be used with
  *   the var STORAGE=d1; ref: the reference's D1 option)
+ * @param {string} [o.sourceConfig] ref only: another wrangler.toml for the server (e.g. a tracing variant)
+ * @param {string[]} [o.primaryConfigs] configs of other workers run in the same `wrangler dev` BEFORE
+ *   the server's (`-c a -c b -c server`): the first one is the worker served on `port` (wrangler dev
+ *   exposes only its primary worker) and must answer `GET /` with 200 itself or by forwarding to the
+ *   server; the others are reachable through bindings only. Worker vars (`env`) then go into the
+ *   server's config as a [vars] table instead of `--var` (not checked to reach a non-primary worker).
+ * @param {(text: string) => string} [o.patchServerConfig] edits the text of (a copy of) the server's
+ *   config, e.g. to add bindings to the other workers
+ * @param {string} [o.ourEntry] ours only: the entry module instead of the config's `main`, relative
+ *   to the repository (e.g. js/entry.mjs, which imports ../build/index.js)
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler', d1 = false } = {}) => {
+export const startServer = async ({
+  kind,
+  port,
+  persistTo,
+  env = {},
+  keepLogs = false,
+  tag = 'wrangler',
+  d1 = false,
+  sourceConfig,
+  primaryConfigs = [],
+  patchServerConfig,
+  ourEntry,
+} = {}) => {
   if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
+  if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig is for the ref kind only')
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
   }
@@ -191,10 +252,30 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
   const ownDir = persistTo === undefined
   if (ownDir) persistTo = tempDir(`${tag}-${kind}-state-`)
   const logFile = path.join(os.tmpdir(), `${tag}-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`, { d1 }) : d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref
+  const multi = primaryConfigs.length > 0
+  // with other workers in the process, vars go into the server's own config (see above)
+  const patch = (text) => {
+    let out = patchServerConfig ? patchServerConfig(text) : text
+    if (multi && Object.keys(env).length > 0) out = withVars(out, env)
+    return out
+  }
+  const needsCopy = multi || patchServerConfig !== undefined
+  let config
+  let configDir // temp folder holding the config copy, removed on stop
+  if (kind === 'ours') {
+    config = snapshotOurBuild(`${tag}-ours-build-`, { d1, entry: ourEntry })
+    configDir = path.dirname(config)
+    if (needsCopy) writeFileSync(config, patch(readFileSync(config, 'utf8')))
+  } else if (needsCopy) {
+    config = patchedConfigCopy(sourceConfig ?? (d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref), patch, `${tag}-ref-config-`)
+    configDir = path.dirname(config)
+  } else {
+    config = sourceConfig ?? (d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref)
+  }
   const args = [
     path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
+    ...primaryConfigs.flatMap((c) => ['--config', c]),
     '--config',
     config,
     '--ip',
@@ -208,9 +289,11 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
     '--persist-to',
     persistTo,
     '--show-interactive-dev-session=false',
-    ...Object.entries(env)
-      .filter(([, v]) => v !== undefined)
-      .flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    ...(multi
+      ? []
+      : Object.entries(env)
+          .filter(([, v]) => v !== undefined)
+          .flatMap(([k, v]) => ['--var', `${k}:${v}`])),
   ]
   const fd = openSync(logFile, 'a')
   const child = spawn(nodeBin(), args, {
@@ -247,7 +330,7 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
       }
       if (groupAlive(child.pid)) throw new Error(`${kind}: server process group ${child.pid} did not stop`)
       if (ownDir) removeTempDir(persistTo)
-      if (kind === 'ours') removeTempDir(path.dirname(config))
+      if (configDir !== undefined) removeTempDir(configDir)
       if (!server.keepLogs) rmSync(logFile, { force: true })
     },
   }
