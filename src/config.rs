@@ -1,6 +1,7 @@
 //! Wrangler vars and secrets → one typed [`Config`], with errors that name the variable.
 //! Pure: takes a lookup function, so it is tested without a runtime.
 
+use crate::http::transports::EnabledTransports;
 use crate::log::Level;
 use crate::storage::StorageKind;
 use crate::sync::limits::{Limits, DEFAULT_MAX_RESPONSE_BYTES};
@@ -32,6 +33,8 @@ pub struct Config {
     /// `METRICS_BINDING`: the name of a Workers Analytics Engine dataset binding to write data
     /// points to; none when unset.
     pub metrics_binding: Option<String>,
+    /// `TRANSPORTS` (default `ws,http,do-rpc`): the transports served.
+    pub transports: EnabledTransports,
 }
 
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
@@ -92,7 +95,10 @@ impl Config {
             lookup("D1_BINDING").as_deref(),
         )
         .map_err(ConfigError)?;
+        let transports =
+            EnabledTransports::parse(lookup("TRANSPORTS").as_deref()).map_err(ConfigError)?;
         Ok(Config {
+            transports,
             cors,
             log_level,
             storage,
@@ -174,6 +180,9 @@ mod tests {
         };
         assert_eq!(off("0").unwrap().first_request_timeout_ms, None);
         assert_eq!(off("3").unwrap().first_request_timeout_ms, Some(3_000));
+        assert_eq!(c.transports, EnabledTransports::default());
+        let e = Config::from_lookup(|k| (k == "TRANSPORTS").then(|| "carrier-pigeon".into()));
+        assert!(e.unwrap_err().0.contains("TRANSPORTS"));
         assert!(off("-1")
             .unwrap_err()
             .0

@@ -84,6 +84,9 @@ impl SyncBackendDO {
     }
 
     async fn serve_rpc(&self, bytes: Vec<u8>) -> Result<JsValue, String> {
+        if let Some(reason) = self.transport_refusal("do-rpc") {
+            return Err(reason);
+        }
         let limit = self.max_message_bytes();
         if bytes.len() > limit {
             return Err(format!(

@@ -245,6 +245,14 @@ impl SyncBackendDO {
         }
     }
 
+    /// Why `transport` is refused here (`TRANSPORTS`), if it is.
+    pub(super) fn transport_refusal(&self, transport: &str) -> Option<String> {
+        match &self.config {
+            Ok(config) => config.transports.refusal(transport),
+            Err(e) => Some(format!("Configuration error: {e}")),
+        }
+    }
+
     pub(super) fn max_message_bytes(&self) -> usize {
         self.config
             .as_ref()
@@ -412,6 +420,10 @@ impl DurableObject for SyncBackendDO {
         let Some(params) = parse_sync_params(url.query().unwrap_or("")) else {
             return Response::error("Invalid sync request", 400);
         };
+        // the Worker refuses these already; the object also serves whoever binds it directly
+        if let Some(reason) = self.transport_refusal(params.transport.as_str()) {
+            return Response::error(reason, 403);
+        }
         match params.transport {
             TransportKind::Ws => {
                 // Open the store now so a storage problem shows at connect time, not mid-sync.

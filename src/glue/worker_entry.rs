@@ -133,6 +133,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         url.query().unwrap_or(""),
         upgrade.as_deref(),
         config.cors,
+        &config.transports,
     ) {
         Route::Preflight => return Ok(Response::empty()?.with_status(204)),
         Route::Info => return text_response(200, INFO_TEXT),
@@ -140,6 +141,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         Route::UpgradeRequired => {
             return text_response(426, "Durable Object expected Upgrade: websocket")
         }
+        Route::TransportDisabled(reason) => return text_response(403, &reason),
         Route::Sync(params) => params,
     };
 

@@ -4,3 +4,4 @@
 pub mod cors;
 pub mod query;
 pub mod routing;
+pub mod transports;

@@ -2,6 +2,7 @@
 //! §2.3), decided from the method, path, query and `Upgrade` header alone.
 
 use super::query::{parse_sync_params, SyncParams, TransportKind};
+use super::transports::EnabledTransports;
 
 /// The body of `GET /`.
 pub const INFO_TEXT: &str = "Info: Sync backend endpoint for @livestore/sync-cf (Rust).";
@@ -17,6 +18,8 @@ pub enum Route {
     InvalidPath,
     /// `transport=ws` without `Upgrade: websocket`: `426`.
     UpgradeRequired,
+    /// A sync request of a transport `TRANSPORTS` leaves out: `403` with this reason.
+    TransportDisabled(String),
     /// A sync request for the store's Durable Object (after the auth check).
     Sync(SyncParams),
 }
@@ -27,17 +30,61 @@ pub fn route(
     query: &str,
     upgrade: Option<&str>,
     cors_enabled: bool,
+    transports: &EnabledTransports,
 ) -> Route {
     if cors_enabled && method == "OPTIONS" {
         return Route::Preflight;
     }
-    match parse_sync_params(query) {
-        // The reference compares case-sensitively (§2.3 step 3).
-        Some(p) if p.transport == TransportKind::Ws && upgrade != Some("websocket") => {
+    let Some(params) = parse_sync_params(query) else {
+        return if method == "GET" && path == "/" {
+            Route::Info
+        } else {
+            Route::InvalidPath
+        };
+    };
+    if let Some(reason) = transports.refusal(params.transport.as_str()) {
+        return Route::TransportDisabled(reason);
+    }
+    // The reference compares case-sensitively (§2.3 step 3).
+    if params.transport == TransportKind::Ws && upgrade != Some("websocket") {
+        return Route::UpgradeRequired;
+    }
+    Route::Sync(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions() {
+        let all = EnabledTransports::default();
+        let ws_only = EnabledTransports::parse(Some("ws")).unwrap();
+        let sync = "storeId=s&transport=http";
+        assert_eq!(
+            route("OPTIONS", "/", sync, None, true, &all),
+            Route::Preflight
+        );
+        assert_eq!(route("GET", "/", "", None, true, &all), Route::Info);
+        assert_eq!(route("GET", "/x", "", None, true, &all), Route::InvalidPath);
+        assert!(matches!(
+            route("POST", "/", sync, None, true, &all),
+            Route::Sync(_)
+        ));
+        assert_eq!(
+            route(
+                "GET",
+                "/",
+                "storeId=s&transport=ws",
+                Some("WebSocket"),
+                true,
+                &all
+            ),
             Route::UpgradeRequired
+        );
+        match route("POST", "/", sync, None, true, &ws_only) {
+            Route::TransportDisabled(reason) => assert!(reason.contains("http"), "{reason}"),
+            other => panic!("{other:?}"),
         }
-        Some(p) => Route::Sync(p),
-        None if method == "GET" && path == "/" => Route::Info,
-        None => Route::InvalidPath,
     }
 }

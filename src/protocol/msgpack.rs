@@ -6,12 +6,17 @@
 //! values follow, no header); a later byte `<id>` in value position reads another object of that
 //! structure. Definitions live for one top-level value. `d4 00 00` is `undefined`.
 //!
+//! The MessagePack itself is read and written by the `rmp` crate; this module adds the two msgpackr
+//! extensions, which no crate knows.
+//!
 //! Values go through [`Node`], an ordered JSON-like tree, because the rest of the crate speaks
 //! JSON text: [`decode_all`] + [`Node::to_json`] on the way in, [`Node::from_json`] + [`encode`]
 //! on the way out. Everything is bounded and fallible: no input can make it panic.
 
 use std::fmt;
 
+use rmp::decode::RmpRead;
+use rmp::Marker;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserializer, Serialize, Serializer};
@@ -19,9 +24,13 @@ use serde::{Deserializer, Serialize, Serializer};
 /// Deepest nesting accepted when decoding (serde_json's own limit for JSON is 128).
 const MAX_DEPTH: usize = 128;
 
-/// First and last record structure id.
+/// The first record structure id, and how many there are (`0x40..=0x7f`).
 const FIRST_ID: u8 = 0x40;
 const IDS: usize = 64;
+
+/// msgpackr's extension types: a record definition (`'r'`) and `undefined`.
+const RECORD_EXT: i8 = 0x72;
+const UNDEFINED_EXT: i8 = 0x00;
 
 /// A decoded value, keys in their order. JavaScript's view of it: one number type, and
 /// `undefined` besides `null`.
@@ -50,71 +59,64 @@ impl fmt::Display for DecodeError {
 /// Every top-level value of `bytes`, as `Unpackr.unpackMultiple` returns them.
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Node>, DecodeError> {
     let mut reader = Reader {
-        bytes,
-        pos: 0,
+        total: bytes.len(),
+        rd: bytes,
         structures: vec![None; IDS],
     };
     let mut values = Vec::new();
-    while reader.pos < bytes.len() {
+    while !reader.rd.is_empty() {
         reader.structures.iter_mut().for_each(|s| *s = None);
         values.push(reader.value(0)?);
     }
     Ok(values)
 }
 
+/// Reads MessagePack with `rmp`, adding what it does not know: records and `undefined`.
 struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+    /// What is left to read.
+    rd: &'a [u8],
+    total: usize,
     /// The keys of each structure id defined so far in this top-level value.
     structures: Vec<Option<Vec<String>>>,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| DecodeError(format!("unexpected end at byte {}", self.pos)))?;
-        let slice = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(slice)
+    fn at(&self) -> usize {
+        self.total - self.rd.len()
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
+    fn fail(&self, what: impl fmt::Display) -> DecodeError {
+        DecodeError(format!("{what} at byte {}", self.at()))
     }
 
-    fn be<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+    /// A fixed-size datum after a marker, read by `rmp`.
+    fn data<T, E: fmt::Display>(
+        &mut self,
+        read: impl FnOnce(&mut &'a [u8]) -> Result<T, E>,
+    ) -> Result<T, DecodeError> {
+        read(&mut self.rd).map_err(|e| self.fail(format!("unexpected end ({e})")))
     }
 
     /// A length prefix, checked against what is left (each element takes at least a byte).
-    fn len(&mut self, width: usize) -> Result<usize, DecodeError> {
-        let n = match width {
-            1 => usize::from(self.byte()?),
-            2 => usize::from(u16::from_be_bytes(self.be()?)),
-            _ => u32::from_be_bytes(self.be()?) as usize,
-        };
-        if n > self.bytes.len() - self.pos {
-            return Err(DecodeError(format!(
-                "length {n} at byte {} exceeds the input",
-                self.pos
-            )));
+    fn checked_len(&self, n: u32) -> Result<usize, DecodeError> {
+        let n = n as usize;
+        if n > self.rd.len() {
+            return Err(self.fail(format!("length {n} exceeds the input")));
         }
         Ok(n)
     }
 
-    fn string(&mut self, n: usize) -> Result<String, DecodeError> {
-        let at = self.pos;
-        let bytes = self.take(n)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| DecodeError(format!("string at byte {at} is not UTF-8")))
+    fn string(&mut self, n: u32) -> Result<Node, DecodeError> {
+        let n = self.checked_len(n)?;
+        let (bytes, rest) = self.rd.split_at(n);
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| self.fail("a string that is not UTF-8"))?;
+        self.rd = rest;
+        Ok(Node::Str(text.to_owned()))
     }
 
-    fn array(&mut self, n: usize, depth: usize) -> Result<Node, DecodeError> {
+    fn array(&mut self, n: u32, depth: usize) -> Result<Node, DecodeError> {
+        let n = self.checked_len(n)?;
         let mut items = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             items.push(self.value(depth + 1)?);
@@ -122,12 +124,12 @@ impl<'a> Reader<'a> {
         Ok(Node::Array(items))
     }
 
-    fn map(&mut self, n: usize, depth: usize) -> Result<Node, DecodeError> {
+    fn map(&mut self, n: u32, depth: usize) -> Result<Node, DecodeError> {
+        let n = self.checked_len(n)?;
         let mut entries = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
-            let at = self.pos;
             let Node::Str(key) = self.value(depth + 1)? else {
-                return Err(DecodeError(format!("map key at byte {at} is not a string")));
+                return Err(self.fail("a map key that is not a string"));
             };
             entries.push((key, self.value(depth + 1)?));
         }
@@ -143,100 +145,96 @@ impl<'a> Reader<'a> {
         Ok(Node::Object(entries))
     }
 
+    /// `d4 72 <id>` was read: the key array, then the first object of the structure.
+    fn record_definition(&mut self, id: u8, depth: usize) -> Result<Node, DecodeError> {
+        let Node::Array(keys) = self.value(depth + 1)? else {
+            return Err(self.fail("record keys that are not an array"));
+        };
+        let keys = keys
+            .into_iter()
+            .map(|k| match k {
+                Node::Str(s) => Ok(s),
+                _ => Err(self.fail("a record key that is not a string")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.structures[usize::from(id - FIRST_ID)] = Some(keys.clone());
+        self.record(keys, depth)
+    }
+
     fn value(&mut self, depth: usize) -> Result<Node, DecodeError> {
         if depth > MAX_DEPTH {
-            return Err(DecodeError(format!("nested deeper than {MAX_DEPTH}")));
+            return Err(self.fail(format!("nested deeper than {MAX_DEPTH}")));
         }
-        let at = self.pos;
-        let marker = self.byte()?;
+        let marker = self.data(|rd| rmp::decode::read_marker(rd).map_err(|e| format!("{e:?}")))?;
         Ok(match marker {
-            0x00..=0x3f => Node::Int(i64::from(marker)),
-            0x40..=0x7f => match self.structures[usize::from(marker - FIRST_ID)].clone() {
-                Some(keys) => self.record(keys, depth)?,
-                // an id this value has not defined is the positive fixint
-                None => Node::Int(i64::from(marker)),
-            },
-            0x80..=0x8f => self.map(usize::from(marker & 0x0f), depth)?,
-            0x90..=0x9f => self.array(usize::from(marker & 0x0f), depth)?,
-            0xa0..=0xbf => Node::Str(self.string(usize::from(marker & 0x1f))?),
-            0xc0 => Node::Null,
-            0xc2 => Node::Bool(false),
-            0xc3 => Node::Bool(true),
-            0xca => Node::Float(f64::from(f32::from_be_bytes(self.be()?))),
-            0xcb => Node::Float(f64::from_be_bytes(self.be()?)),
-            0xcc => Node::Int(i64::from(self.byte()?)),
-            0xcd => Node::Int(i64::from(u16::from_be_bytes(self.be()?))),
-            0xce => Node::Int(i64::from(u32::from_be_bytes(self.be()?))),
-            0xcf => {
-                let n = u64::from_be_bytes(self.be()?);
-                i64::try_from(n).map_or(Node::Float(n as f64), Node::Int)
-            }
-            0xd0 => Node::Int(i64::from(i8::from_be_bytes(self.be()?))),
-            0xd1 => Node::Int(i64::from(i16::from_be_bytes(self.be()?))),
-            0xd2 => Node::Int(i64::from(i32::from_be_bytes(self.be()?))),
-            0xd3 => Node::Int(i64::from_be_bytes(self.be()?)),
-            0xd4 => {
-                let [kind, data] = self.be()?;
-                match (kind, data) {
-                    (0x00, 0x00) => Node::Undefined,
-                    (0x72, FIRST_ID..=0x7f) => {
-                        let keys_at = self.pos;
-                        let Node::Array(keys) = self.value(depth + 1)? else {
-                            return Err(DecodeError(format!(
-                                "record keys at byte {keys_at} are not an array"
-                            )));
-                        };
-                        let keys = keys
-                            .into_iter()
-                            .map(|k| match k {
-                                Node::Str(s) => Ok(s),
-                                _ => Err(DecodeError(format!(
-                                    "a record key at byte {keys_at} is not a string"
-                                ))),
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        self.structures[usize::from(data - FIRST_ID)] = Some(keys.clone());
-                        self.record(keys, depth)?
-                    }
-                    _ => {
-                        return Err(DecodeError(format!(
-                            "unsupported extension {kind:#04x} at byte {at}"
-                        )))
-                    }
+            Marker::FixPos(n) if n >= FIRST_ID => {
+                match self.structures[usize::from(n - FIRST_ID)].clone() {
+                    Some(keys) => self.record(keys, depth)?,
+                    // an id this value has not defined is the positive fixint
+                    None => Node::Int(i64::from(n)),
                 }
             }
-            0xd9 => {
-                let n = self.len(1)?;
-                Node::Str(self.string(n)?)
+            Marker::FixPos(n) => Node::Int(i64::from(n)),
+            Marker::FixNeg(n) => Node::Int(i64::from(n)),
+            Marker::Null => Node::Null,
+            Marker::False => Node::Bool(false),
+            Marker::True => Node::Bool(true),
+            Marker::U8 => Node::Int(i64::from(self.data(|rd| rd.read_data_u8())?)),
+            Marker::U16 => Node::Int(i64::from(self.data(|rd| rd.read_data_u16())?)),
+            Marker::U32 => Node::Int(i64::from(self.data(|rd| rd.read_data_u32())?)),
+            Marker::U64 => {
+                let n = self.data(|rd| rd.read_data_u64())?;
+                i64::try_from(n).map_or(Node::Float(n as f64), Node::Int)
             }
-            0xda => {
-                let n = self.len(2)?;
-                Node::Str(self.string(n)?)
+            Marker::I8 => Node::Int(i64::from(self.data(|rd| rd.read_data_i8())?)),
+            Marker::I16 => Node::Int(i64::from(self.data(|rd| rd.read_data_i16())?)),
+            Marker::I32 => Node::Int(i64::from(self.data(|rd| rd.read_data_i32())?)),
+            Marker::I64 => Node::Int(self.data(|rd| rd.read_data_i64())?),
+            Marker::F32 => Node::Float(f64::from(self.data(|rd| rd.read_data_f32())?)),
+            Marker::F64 => Node::Float(self.data(|rd| rd.read_data_f64())?),
+            Marker::FixStr(n) => self.string(u32::from(n))?,
+            Marker::Str8 => {
+                let n = self.data(|rd| rd.read_data_u8())?;
+                self.string(u32::from(n))?
             }
-            0xdb => {
-                let n = self.len(4)?;
-                Node::Str(self.string(n)?)
+            Marker::Str16 => {
+                let n = self.data(|rd| rd.read_data_u16())?;
+                self.string(u32::from(n))?
             }
-            0xdc => {
-                let n = self.len(2)?;
+            Marker::Str32 => {
+                let n = self.data(|rd| rd.read_data_u32())?;
+                self.string(n)?
+            }
+            Marker::FixArray(n) => self.array(u32::from(n), depth)?,
+            Marker::Array16 => {
+                let n = self.data(|rd| rd.read_data_u16())?;
+                self.array(u32::from(n), depth)?
+            }
+            Marker::Array32 => {
+                let n = self.data(|rd| rd.read_data_u32())?;
                 self.array(n, depth)?
             }
-            0xdd => {
-                let n = self.len(4)?;
-                self.array(n, depth)?
+            Marker::FixMap(n) => self.map(u32::from(n), depth)?,
+            Marker::Map16 => {
+                let n = self.data(|rd| rd.read_data_u16())?;
+                self.map(u32::from(n), depth)?
             }
-            0xde => {
-                let n = self.len(2)?;
+            Marker::Map32 => {
+                let n = self.data(|rd| rd.read_data_u32())?;
                 self.map(n, depth)?
             }
-            0xdf => {
-                let n = self.len(4)?;
-                self.map(n, depth)?
+            Marker::FixExt1 => {
+                let kind = self.data(|rd| rd.read_data_i8())?;
+                let data = self.data(|rd| rd.read_data_u8())?;
+                match (kind, data) {
+                    (UNDEFINED_EXT, 0x00) => Node::Undefined,
+                    (RECORD_EXT, FIRST_ID..=0x7f) => self.record_definition(data, depth)?,
+                    _ => return Err(self.fail(format!("unsupported extension {kind}"))),
+                }
             }
-            0xe0..=0xff => Node::Int(i64::from(marker as i8)),
-            0xc1 | 0xc4..=0xc9 | 0xd5..=0xd8 => {
-                return Err(DecodeError(format!(
-                    "unsupported type {marker:#04x} at byte {at} (binary data and extensions are not part of the protocol)"
+            other => {
+                return Err(self.fail(format!(
+                    "unsupported type {other:?} (binary data and extensions are not part of the protocol)"
                 )))
             }
         })
@@ -254,6 +252,7 @@ pub fn encode(value: &Node, out: &mut Vec<u8>) {
     writer.value(value);
 }
 
+/// Writes MessagePack with `rmp`, adding records and `undefined`.
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     /// Key lists defined so far in this top-level value, with their ids.
@@ -262,17 +261,23 @@ struct Writer<'a> {
     next: usize,
 }
 
+/// Writing into a `Vec` cannot fail; `rmp` still returns a `Result`.
+fn infallible<T, E>(_: Result<T, E>) {}
+
 impl Writer<'_> {
     fn value(&mut self, value: &Node) {
         match value {
-            Node::Undefined => self.out.extend_from_slice(&[0xd4, 0x00, 0x00]),
-            Node::Null => self.out.push(0xc0),
-            Node::Bool(b) => self.out.push(if *b { 0xc3 } else { 0xc2 }),
+            Node::Undefined => {
+                infallible(rmp::encode::write_ext_meta(self.out, 1, UNDEFINED_EXT));
+                self.out.push(0x00);
+            }
+            Node::Null => infallible(rmp::encode::write_nil(self.out)),
+            Node::Bool(b) => infallible(rmp::encode::write_bool(self.out, *b)),
             Node::Int(i) => self.int(*i),
             Node::Float(f) => self.float(*f),
-            Node::Str(s) => self.str(s),
+            Node::Str(s) => infallible(rmp::encode::write_str(self.out, s)),
             Node::Array(items) => {
-                self.header(items.len(), 0x90, 0xdc, 0xdd);
+                infallible(rmp::encode::write_array_len(self.out, len(items.len())));
                 for item in items {
                     self.value(item);
                 }
@@ -292,10 +297,11 @@ impl Writer<'_> {
                 self.next += 1;
                 let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
                 self.structures.retain(|(_, used)| *used != id);
-                self.out.extend_from_slice(&[0xd4, 0x72, id]);
-                self.header(keys.len(), 0x90, 0xdc, 0xdd);
+                infallible(rmp::encode::write_ext_meta(self.out, 1, RECORD_EXT));
+                self.out.push(id);
+                infallible(rmp::encode::write_array_len(self.out, len(keys.len())));
                 for key in &keys {
-                    self.str(key);
+                    infallible(rmp::encode::write_str(self.out, key));
                 }
                 self.structures.push((keys, id));
             }
@@ -308,28 +314,19 @@ impl Writer<'_> {
     /// Integers as msgpackr writes them: never a fixint that could read as a record id, and
     /// float64 beyond 32 bits.
     fn int(&mut self, i: i64) {
+        use rmp::encode::{write_i16, write_i32, write_i8, write_nfix, write_pfix};
+        use rmp::encode::{write_u16, write_u32, write_u8};
+        let out = &mut *self.out;
         match i {
-            0..=0x3f => self.out.push(i as u8),
-            0x40..=0xff => self.out.extend_from_slice(&[0xcc, i as u8]),
-            0x100..=0xffff => {
-                self.out.push(0xcd);
-                self.out.extend_from_slice(&(i as u16).to_be_bytes());
-            }
-            0x1_0000..=0xffff_ffff => {
-                self.out.push(0xce);
-                self.out.extend_from_slice(&(i as u32).to_be_bytes());
-            }
-            -32..=-1 => self.out.push(i as i8 as u8),
-            -128..=-33 => self.out.extend_from_slice(&[0xd0, i as i8 as u8]),
-            -32768..=-129 => {
-                self.out.push(0xd1);
-                self.out.extend_from_slice(&(i as i16).to_be_bytes());
-            }
-            -2_147_483_648..=-32769 => {
-                self.out.push(0xd2);
-                self.out.extend_from_slice(&(i as i32).to_be_bytes());
-            }
-            _ => self.f64(i as f64),
+            0..=0x3f => infallible(write_pfix(out, i as u8)),
+            0x40..=0xff => infallible(write_u8(out, i as u8)),
+            0x100..=0xffff => infallible(write_u16(out, i as u16)),
+            0x1_0000..=0xffff_ffff => infallible(write_u32(out, i as u32)),
+            -32..=-1 => infallible(write_nfix(out, i as i8)),
+            -128..=-33 => infallible(write_i8(out, i as i8)),
+            -32768..=-129 => infallible(write_i16(out, i as i16)),
+            -2_147_483_648..=-32769 => infallible(write_i32(out, i as i32)),
+            _ => infallible(rmp::encode::write_f64(out, i as f64)),
         }
     }
 
@@ -338,42 +335,14 @@ impl Writer<'_> {
         if f.fract() == 0.0 && f.abs() <= 4_294_967_295.0 {
             self.int(f as i64);
         } else {
-            self.f64(f);
+            infallible(rmp::encode::write_f64(self.out, f));
         }
     }
+}
 
-    fn f64(&mut self, f: f64) {
-        self.out.push(0xcb);
-        self.out.extend_from_slice(&f.to_be_bytes());
-    }
-
-    fn str(&mut self, s: &str) {
-        let n = s.len();
-        if n < 32 {
-            self.out.push(0xa0 | n as u8);
-        } else if n <= 0xff {
-            self.out.extend_from_slice(&[0xd9, n as u8]);
-        } else if n <= 0xffff {
-            self.out.push(0xda);
-            self.out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            self.out.push(0xdb);
-            self.out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        self.out.extend_from_slice(s.as_bytes());
-    }
-
-    fn header(&mut self, n: usize, fix: u8, m16: u8, m32: u8) {
-        if n < 16 {
-            self.out.push(fix | n as u8);
-        } else if n <= 0xffff {
-            self.out.push(m16);
-            self.out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            self.out.push(m32);
-            self.out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-    }
+/// A collection length for a header (a longer one is not a message anyone can send).
+fn len(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Node {
