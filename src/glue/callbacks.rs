@@ -23,7 +23,7 @@ use crate::storage::schema;
 use crate::sync::service::RpcSubscription;
 
 use super::durable_object::{now_iso, SyncBackendDO};
-use super::storage::{rows, text};
+use super::storage::{int, rows, text};
 
 /// How long a client object may take to take an update: the published client answers in about
 /// 100 ms; a subscriber slower than this holds up the pushes of everyone.
@@ -49,7 +49,16 @@ pub struct Callbacks {
 impl SyncBackendDO {
     fn subscriber_rows(&self) -> Result<Vec<RpcSubscription>, String> {
         let sql = self.state.storage().sql();
-        rows(&sql, schema::CREATE_RPC_SUBSCRIBERS, vec![]).map_err(|e| e.0)?;
+        // the table is made by the first subscription: a store without DO-RPC clients gets none
+        let exists = rows(&sql, schema::TABLE_EXISTS, vec![schema::RPC_SUBSCRIBERS.into()])
+            .map_err(|e| e.0)?
+            .first()
+            .and_then(|r| int(r.first()?))
+            .unwrap_or(0)
+            > 0;
+        if !exists {
+            return Ok(Vec::new());
+        }
         let rows = rows(&sql, schema::SELECT_RPC_SUBSCRIBERS, vec![]).map_err(|e| e.0)?;
         Ok(rows
             .iter()
@@ -115,9 +124,12 @@ impl SyncBackendDO {
 
     /// Forgets every subscriber (an admin reset: they belong to the old incarnation).
     pub(super) fn clear_subscribers(&self) {
-        let sql = self.state.storage().sql();
-        let _ = rows(&sql, schema::CREATE_RPC_SUBSCRIBERS, vec![])
-            .and_then(|_| rows(&sql, schema::DELETE_RPC_SUBSCRIBERS, vec![]));
+        if self.rpc_subscriber_count() > 0 {
+            let sql = self.state.storage().sql();
+            if let Err(e) = rows(&sql, schema::DELETE_RPC_SUBSCRIBERS, vec![]) {
+                self.log_storage_error("", &e.0);
+            }
+        }
         self.callbacks.subscribers.replace(Some(Vec::new()));
     }
 

@@ -99,6 +99,7 @@ pub const TABLE_OWNER: &str =
 /// The DO-RPC subscribers of the object's store (docs/do-rpc.md §4.4): one row per client
 /// object, whose latest live pull replaces the earlier one. Kept in the object's SQLite so that
 /// they outlive an eviction (the reference keeps them in memory and loses them).
+pub const RPC_SUBSCRIBERS: &str = "livestore_rs_rpc_subscribers";
 pub const CREATE_RPC_SUBSCRIBERS: &str = r#"CREATE TABLE IF NOT EXISTS "livestore_rs_rpc_subscribers" ("durableObjectId" text primary key, "bindingName" text not null, "requestId" text not null, "subscribedAt" text not null) strict"#;
 pub const SELECT_RPC_SUBSCRIBERS: &str = r#"SELECT "durableObjectId", "bindingName", "requestId" FROM "livestore_rs_rpc_subscribers" ORDER BY "subscribedAt", "durableObjectId""#;
 /// Bindings: durableObjectId, bindingName, requestId (JSON text), subscribedAt.

@@ -6,36 +6,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
 import { makeAdapter } from '@livestore/adapter-node'
-import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '@livestore/livestore'
+import { createStorePromise } from '@livestore/livestore'
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
 import { freshStoreId, rawCollectPull, rawConnect, sleep, useServer } from './harness.mjs'
-
-const todos = State.SQLite.table({
-  name: 'todos',
-  columns: {
-    id: State.SQLite.text({ primaryKey: true }),
-    text: State.SQLite.text({ default: '' }),
-    author: State.SQLite.text({ default: '' }),
-  },
-})
-const events = {
-  todoCreated: Events.synced({
-    name: 'v1.TodoCreated',
-    schema: Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String }),
-  }),
-}
-const materializers = State.SQLite.materializers(events, {
-  'v1.TodoCreated': ({ id, text, author }) => todos.insert({ id, text, author }),
-})
-const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { todos }, materializers }) })
-
-// rowid order = the order in which the store materialized the events (after rebases: the global order)
-const allTodos = queryDb({
-  query: 'SELECT id, text, author FROM todos ORDER BY rowid',
-  schema: Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String })),
-})
+import { allTodos, events, schema } from '../support/todo-schema.mjs'
 
 const server = useServer()
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
 import { makeAdapter } from '@livestore/adapter-node'
-import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '@livestore/livestore'
+import { createStorePromise } from '@livestore/livestore'
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
@@ -34,6 +34,8 @@ import {
   startDoRpc,
   supportsDoRpc,
 } from '../support/do-rpc-client.mjs'
+// the client harness's schema (tests/do-rpc/client-worker/worker.ts), for a Node store over WS
+import { allTodos, events, schema } from '../support/todo-schema.mjs'
 
 const SKIP = supportsDoRpc(TARGET)
   ? undefined
@@ -73,35 +75,6 @@ const ev = (n, p = n - 1, extra = {}) => ({
   ...extra,
 })
 const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => ev(from + i))
-
-// the client harness's schema (tests/do-rpc/client-worker/worker.ts), for a Node store over WS
-const todos = State.SQLite.table({
-  name: 'todos',
-  columns: {
-    id: State.SQLite.text({ primaryKey: true }),
-    text: State.SQLite.text({ default: '' }),
-    author: State.SQLite.text({ default: '' }),
-  },
-})
-const events = {
-  todoCreated: Events.synced({
-    name: 'v1.TodoCreated',
-    schema: Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String }),
-  }),
-}
-const schema = makeSchema({
-  events,
-  state: State.SQLite.makeState({
-    tables: { todos },
-    materializers: State.SQLite.materializers(events, {
-      'v1.TodoCreated': ({ id, text, author }) => todos.insert({ id, text, author }),
-    }),
-  }),
-})
-const allTodos = queryDb({
-  query: 'SELECT id, text, author FROM todos ORDER BY rowid',
-  schema: Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String })),
-})
 
 /** A LiveStore store in Node syncing over WebSocket (the published makeWsSync). */
 const openWsStore = (storeId, clientId = 'ws-node') =>
