@@ -62,7 +62,7 @@ try {
     console.log(
       `run ${String(i).padStart(2)}: ${r.pushes} pushes, ${r.accepted} accepted, ${r.serverAhead} ServerAheadError, ` +
         `${r.events} events, ${r.closedByServer} sockets closed by the server (4000), ${r.retried} pushes retried, ` +
-        `${r.pullRestarts} pulls restarted — ${problems.length ? problems.join('; ') : 'ok'}`,
+        `${r.pullRestarts} pulls restarted, ${r.storedUnacknowledged} events stored without their answer — ${problems.length ? problems.join('; ') : 'ok'}`,
     )
     if (r.unanswered.length) {
       unansweredRuns++
