@@ -1,6 +1,7 @@
 // Starts and stops a sync server under local `wrangler dev` (workerd): ours (the Rust worker in
-// build/) or ref (the published @livestore/sync-cf@0.4.0 in tests/reference/). Shared by the e2e
-// harness and the benchmark, so it holds process handling only (no test framework, no client).
+// build/), ref (the published @livestore/sync-cf@0.4.0 in tests/reference/) or floor (the
+// benchmark's minimal Durable Object in bench/floor/build, see bench/lib/floor.mjs). Shared by the
+// e2e harness and the benchmark, so it holds process handling only (no test framework, no client).
 import { spawn } from 'node:child_process'
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -14,6 +15,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const SOURCE_CONFIG = {
   ours: path.join(REPO, 'wrangler.toml'),
   ref: path.join(REPO, 'tests/reference/wrangler.toml'),
+  floor: path.join(REPO, 'bench/floor/wrangler.toml'),
 }
 
 /** The reference with its D1 storage option (`tests/reference/worker-d1.ts`). */
@@ -131,17 +133,19 @@ const removeTempDir = (dir) => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
- * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
- * under src/ or its entry module changes, so a running server must not see a rebuild.
+ * A private copy of a build/ folder plus a wrangler.toml for it without the [build] table(s):
+ * wrangler dev re-runs the custom build and reloads the worker (dropping every socket with 1006)
+ * when a file under src/ or its entry module changes, so a running server must not see a rebuild.
+ * `kind` 'ours' copies build/ and wrangler.toml; 'floor' copies bench/floor/build and its config.
  * Returns the config path; its folder is the snapshot.
  */
-const snapshotOurBuild = (prefix, { d1 = false } = {}) => {
+const snapshotBuild = (prefix, { kind = 'ours', d1 = false } = {}) => {
   const dir = tempDir(prefix)
-  cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
+  const sourceConfig = SOURCE_CONFIG[kind]
+  cpSync(path.join(path.dirname(sourceConfig), 'build'), path.join(dir, 'build'), { recursive: true })
   const out = []
   let skipping = false
-  for (const line of readFileSync(SOURCE_CONFIG.ours, 'utf8').split('\n')) {
+  for (const line of readFileSync(sourceConfig, 'utf8').split('\n')) {
     const header = line.match(/^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/)
     if (header) skipping = header[1] === 'build' || header[1].startsWith('build.')
     if (skipping) continue
@@ -170,7 +174,9 @@ const tail = (file, n = 40) => {
  * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
  *
  * @param {object} o
- * @param {'ours'|'ref'} o.kind
+ * @param {'ours'|'ref'|'floor'} o.kind  (floor: build it first, bench/lib/floor.mjs)
+ * @param {string} [o.config] ref only: another wrangler.toml for the reference (the benchmark's
+ *   bench/reference/wrangler.toml, which logs one line per object instance)
  * @param {number} [o.port] defaults to a free port
  * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
@@ -180,10 +186,13 @@ const tail = (file, n = 40) => {
  *   the var STORAGE=d1; ref: the reference's D1 option)
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
  */
-export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler', d1 = false } = {}) => {
-  if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
+export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = false, tag = 'wrangler', d1 = false, config: refConfig } = {}) => {
+  if (!SOURCE_CONFIG[kind]) throw new Error(`unknown server kind ${kind}`)
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
+  }
+  if (kind === 'floor' && !existsSync(path.join(REPO, 'bench/floor/build/index.js'))) {
+    throw new Error('bench/floor/build/index.js is missing: build the floor first (bench/lib/floor.mjs)')
   }
   installExitCleanup()
   port ??= await freePort()
@@ -191,7 +200,9 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
   const ownDir = persistTo === undefined
   if (ownDir) persistTo = tempDir(`${tag}-${kind}-state-`)
   const logFile = path.join(os.tmpdir(), `${tag}-${kind}-${port}-${Date.now()}.log`)
-  const config = kind === 'ours' ? snapshotOurBuild(`${tag}-ours-build-`, { d1 }) : d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref
+  const snapshot = kind === 'ours' || kind === 'floor'
+  if (refConfig !== undefined && kind !== 'ref') throw new Error('config is for the reference only')
+  const config = snapshot ? snapshotBuild(`${tag}-${kind}-build-`, { kind, d1 }) : (refConfig ?? (d1 ? REF_D1_CONFIG : SOURCE_CONFIG.ref))
   const args = [
     path.join(REPO, 'node_modules/wrangler/bin/wrangler.js'),
     'dev',
@@ -247,7 +258,7 @@ export const startServer = async ({ kind, port, persistTo, env = {}, keepLogs = 
       }
       if (groupAlive(child.pid)) throw new Error(`${kind}: server process group ${child.pid} did not stop`)
       if (ownDir) removeTempDir(persistTo)
-      if (kind === 'ours') removeTempDir(path.dirname(config))
+      if (snapshot) removeTempDir(path.dirname(config))
       if (!server.keepLogs) rmSync(logFile, { force: true })
     },
   }
