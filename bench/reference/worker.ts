@@ -10,7 +10,7 @@ const Base = makeDurableObject({})
 export class SyncBackendDO extends Base {
   constructor(ctx: any, env: any) {
     super(ctx, env)
-    console.log(JSON.stringify({ event: 'bench.ref.instance', instance: crypto.randomUUID().slice(0, 8), id: String(ctx.id) }))
+    console.log(JSON.stringify({ event: 'bench.ref.instance', instance: crypto.randomUUID().slice(0, 8), name: ctx.id.name ?? null }))
   }
 }
 

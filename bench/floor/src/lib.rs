@@ -49,8 +49,9 @@ impl DurableObject for FloorDO {
         // Once per instance, never per message: a line that lets the benchmark see an eviction
         // (a new instance), and the table.
         console_log!(
-            r#"{{"event":"bench.floor.instance","instance":"{:08x}"}}"#,
-            (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+            r#"{{"event":"bench.floor.instance","instance":"{:08x}","name":{:?}}}"#,
+            (js_sys::Math::random() * f64::from(u32::MAX)) as u32,
+            state.id().name().unwrap_or_default()
         );
         let _ = state.storage().sql().exec(
             "CREATE TABLE IF NOT EXISTS floor_log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
