@@ -41,8 +41,10 @@ const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --wake-reps N        stores per case in the wake workload (default 3)
   --scale-sockets a,b  live pulls of the scale workloads (default 50,250,1000)
   --scale-rate R       pushes per second in the scale workloads (default 5)
-  --scale-seconds S    length of each scale workload's push phase (default 12)
+  --scale-seconds S    length of each scale workload's push phase (default 20)
   --scale-ref-max N    the reference runs the scale workloads up to N sockets (default 50)
+  --scale-no-ack       diagnostics: the pullers of the scale workloads do not ack the broadcasts
+                       (the published client does; shows what the Acks cost the object)
   --stores N           stores of the stores workload (default 200)
   --stores-rate R      pushes per second per store (default 1)
   --stores-seconds S   steady phase (default 10); --stores-burst-seconds S closed-loop phase (default 5)
@@ -72,8 +74,9 @@ const parseArgs = (argv) => {
     wakeReps: 3,
     scaleSockets: undefined,
     scaleRate: 5,
-    scaleSeconds: 12,
+    scaleSeconds: 20,
     scaleRefMax: 50,
+    scaleAck: true,
     stores: 200,
     storesRate: 1,
     storesSeconds: 10,
@@ -115,6 +118,7 @@ const parseArgs = (argv) => {
     else if (name === '--scale-rate') o.scaleRate = num()
     else if (name === '--scale-seconds') o.scaleSeconds = num()
     else if (name === '--scale-ref-max') o.scaleRefMax = Number(val())
+    else if (a === '--scale-no-ack') o.scaleAck = false
     else if (name === '--stores') o.stores = num()
     else if (name === '--stores-rate') o.storesRate = num()
     else if (name === '--stores-seconds') o.storesSeconds = num()
@@ -141,6 +145,7 @@ const common = {
   scaleRate: opts.scaleRate,
   scaleSeconds: opts.scaleSeconds,
   scaleRefMax: opts.scaleRefMax,
+  scaleAck: opts.scaleAck,
   storesRate: opts.storesRate,
   storesSeconds: opts.storesSeconds,
   storesBurstSeconds: opts.storesBurstSeconds,
@@ -226,6 +231,7 @@ const main = async () => {
   const logCostRuns = []
   const wasm = {}
   const profiles = {}
+  const restarts = []
   try {
     // All start in parallel; only one is ever under load at a time afterwards (except the
     // interleaved workloads, which still load one at a time, block by block).
@@ -242,6 +248,15 @@ const main = async () => {
       log(`${k}: http://127.0.0.1:${s.port} ready in ${(s.readyMs / 1000).toFixed(1)} s; workerd pids ${s.procs.map((p) => `${p.pid}(${p.role})`).join(', ')}`)
     }
     const pick = (ks) => Object.fromEntries(ks.map((k) => [k, servers[k]]))
+    // a fresh server (a new workerd process), warmed up: memory figures start from a clean process
+    const restart = async (k) => {
+      log(`restarting ${k} for a clean memory baseline ...`)
+      const keep = servers[k].keepLogs
+      await servers[k].stop()
+      servers[k] = await startServer({ kind: k, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs || keep, config: SERVER_SETUP[k].config })
+      restarts.push({ kind: k, pids: servers[k].procs })
+      await warmUp(servers[k], { pushesOnly: k === 'floor' })
+    }
 
     const runWorkload = async (w, round, rounds) => {
       if (w.runAll) {
@@ -262,6 +277,7 @@ const main = async () => {
       }
       const order = (round + w.index) % 2 === 1 ? w.kinds : [...w.kinds].reverse()
       for (const k of order) {
+        if (w.fresh) await restart(k)
         log(`${w.key}${rounds > 1 ? ` round ${round + 1}/${rounds}` : ''} on ${k} ...`)
         const t0 = performance.now()
         let r
@@ -350,7 +366,23 @@ const main = async () => {
   ]
   const footer = []
   const get = (w, k) => results.find((r) => r.workload === w && r.server === k && r.ok)
-  for (const w of ['push1', 'push1cold']) {
+  const cold = ['ours', 'floor', 'ref'].map((k) => [k, get('push1cold', k)]).filter(([, r]) => r?.extra?.reps?.length)
+  if (cold.length) {
+    footer.push(
+      `Reconciliation: a black-box run (${cfg.push1Events} pushes × ${cfg.coldReps} repetitions on a fresh wrangler dev, all workerd CPU) would report the median of push1cold's repetitions: ` +
+        cold.map(([k, r]) => `${k} ${median(r.extra.reps.map((x) => x.cpuPer1kEventsS)).toFixed(2)} (${r.extra.reps.map((x) => x.cpuPer1kEventsS.toFixed(2)).join(' / ')})`).join(', ') +
+        ` s per 1,000 events; the bill sees the user worker only: warm ${['ours', 'floor', 'ref']
+          .map((k) => [k, get('push1', k)])
+          .filter(([, r]) => r)
+          .map(([k, r]) => `${k} ${r.userWorkerCpuPer1kEventsS.toFixed(2)}`)
+          .join(', ')} (push1), paced ${['ours', 'floor', 'ref']
+          .map((k) => [k, get('push1paced', k)])
+          .filter(([, r]) => r)
+          .map(([k, r]) => `${k} ${r.userWorkerCpuPer1kEventsS.toFixed(2)}`)
+          .join(', ')} (push1paced). See bench/README.md.`,
+    )
+  }
+  for (const w of ['push1', 'push1paced', 'push1cold']) {
     const pr = pairedRatio(get(w, 'ours'), get(w, 'floor'))
     if (pr) footer.push(`${w}: ours/floor user-worker CPU per event, paired block by block: median ${pr.median.toFixed(2)} (blocks ${pr.min.toFixed(2)}–${pr.max.toFixed(2)}).`)
   }
@@ -366,7 +398,7 @@ const main = async () => {
   }
   if (workloads.some((w) => w.group === 'scale')) {
     footer.push(
-      `Scale: open loop at ${cfg.scaleRate} pushes/s; every delivery is acked by its client (one more message to the object). The floor column is the connect phase only (the floor cannot broadcast): what the runtime itself costs per socket. The reference runs only up to ${cfg.scaleRefMax} sockets (--scale-ref-max): beyond that it needs more CPU than this machine has at this rate. "marginal" = (CPU per push at this size − at the previous size) / added sockets.`,
+      `Scale: open loop at ${cfg.scaleRate} pushes/s; ${cfg.scaleAck === false ? 'the pullers do NOT ack the broadcasts (--scale-no-ack, diagnostics; the published client does)' : 'every delivery is acked by its client (one more message to the object)'}; each server is restarted before each scale workload (clean memory baseline). The floor column is the connect phase only (the floor cannot broadcast): what the runtime itself costs per socket. The reference runs only up to ${cfg.scaleRefMax} sockets (--scale-ref-max): beyond that it needs more CPU than this machine has at this rate. "marginal" = (CPU per push at this size − at the previous size) / added sockets.`,
     )
   }
   const buildChanged = kinds.includes('ours') && buildStamp() !== stampAtStart
@@ -402,6 +434,7 @@ const main = async () => {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAvgAtStart: loadAtStart, node: process.version, platform: `${os.platform()} ${os.release()}`, openFilesLimit: fdLimit },
     client: 'raw WebSocket (ws), JSON frames, Ack per Chunk, one Node process',
     wasm,
+    restarts,
     servers: Object.fromEntries(
       kinds.map((k) => [
         k,

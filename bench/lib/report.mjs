@@ -29,6 +29,7 @@ const SCALE_ROWS = [
   ['user-worker CPU per delivery, incl. its Ack (µs)', (r) => r.extra?.userWorkerCpuPerDeliveryUs, 'lower'],
   ['  marginal: per delivery added since the previous size (µs)', (r) => r.extra?.marginalUserWorkerCpuPerDeliveryUs, 'lower'],
   ['all workerd CPU per delivery (µs)', (r) => r.extra?.allWorkerdCpuPerDeliveryUs, 'lower'],
+  ['per push: CPU of proxy workerd / of this client (ms)', (r) => (r.extra?.clientCpuPerPushMs !== undefined ? `${r.extra.proxyCpuPerPushMs.toFixed(1)} / ${r.extra.clientCpuPerPushMs.toFixed(1)}` : undefined), undefined, 'text'],
   ['connect: time to open all + first chunks (ms)', (r) => r.extra?.connectMs, 'lower'],
   ['connect: user-worker CPU per socket (ms)', (r) => r.extra?.connectUserWorkerCpuPerSocketMs, 'lower'],
   ['user-worker RSS: before → connected → peak (MB)', (r) => (r.extra?.rssBeforeMb !== undefined ? `${r.extra.rssBeforeMb.toFixed(0)} → ${r.extra.rssConnectedMb.toFixed(0)} → ${r.extra.peakUserWorkerRssMb.toFixed(0)}` : undefined), undefined, 'text'],

@@ -4,7 +4,7 @@
 // pusher waits only when it has `maxOutstanding` pushes without an Exit, and that is counted).
 // Every delivery is acked by its client, like the published client does (each Ack is one more
 // message to the Durable Object).
-import { RpcSocket, makeEvent } from './rpc-client.mjs'
+import { RpcSocket, makeEvent, rawSeqNums } from './rpc-client.mjs'
 import { sleep, startMeter, userWorkerRssMb } from './server.mjs'
 import { freshStoreId, percentiles } from './stats.mjs'
 
@@ -12,10 +12,10 @@ const OPEN_BATCH = 25
 const round1 = (x) => (x === undefined ? null : Math.round(x * 10) / 10)
 
 /** Opens `n` sockets to `storeId`, OPEN_BATCH at a time. */
-const openSockets = async (server, storeId, n, all) => {
+const openSockets = async (server, storeId, n, all, { ack = true } = {}) => {
   const out = []
   for (let i = 0; i < n; i += OPEN_BATCH) {
-    const batch = await Promise.all(Array.from({ length: Math.min(OPEN_BATCH, n - i) }, () => RpcSocket.open(server.wsUrl, storeId, { timeoutMs: 60_000 })))
+    const batch = await Promise.all(Array.from({ length: Math.min(OPEN_BATCH, n - i) }, () => RpcSocket.open(server.wsUrl, storeId, { timeoutMs: 60_000, ack })))
     out.push(...batch)
     all.push(...batch)
   }
@@ -42,10 +42,10 @@ const startLivePulls = (socks, onEvent) =>
           }
           const { done } = sock.pull({
             live: true,
-            onChunk: (values) => {
+            onChunkRaw: (text) => {
               first()
               const now = performance.now()
-              for (const res of values) for (const item of res.batch) onEvent(idx, item.eventEncoded.seqNum, now)
+              for (const seq of rawSeqNums(text)) onEvent(idx, seq, now)
             },
           })
           done.then(first, () => {})
@@ -163,7 +163,7 @@ export const scaleOne = async (server, cfg, n, { connectOnly = false } = {}) => 
     const tracker = new Tracker(n)
     const connect = startMeter(server)
     const t0 = performance.now()
-    const pullers = await openSockets(server, storeId, n, all)
+    const pullers = await openSockets(server, storeId, n, all, { ack: cfg.scaleAck !== false })
     await startLivePulls(pullers, (idx, seq, now) => tracker.onEvent(idx, seq, now))
     const connectMs = performance.now() - t0
     const connectMeter = connect.stop()
@@ -201,6 +201,7 @@ export const scaleOne = async (server, cfg, n, { connectOnly = false } = {}) => 
       userWorkerCpuPer1kEventsS: (m.serverUserWorkerCpuS / r.pushes) * 1000,
       extra: {
         ...connectFigures,
+        acks: cfg.scaleAck !== false,
         rate: cfg.scaleRate,
         seconds: cfg.scaleSeconds,
         pushes: r.pushes,
@@ -218,6 +219,8 @@ export const scaleOne = async (server, cfg, n, { connectOnly = false } = {}) => 
         allWorkerdCpuPerDeliveryUs: (m.serverCpuS / Math.max(1, deliveries)) * 1e6,
         peakUserWorkerRssMb: Math.max(m.peakUserWorkerRssMb, connectMeter.peakUserWorkerRssMb),
         clientCpuPct: (100 * m.clientCpuS) / m.wallS,
+        clientCpuPerPushMs: (m.clientCpuS / r.pushes) * 1000,
+        proxyCpuPerPushMs: (m.serverProxyCpuS / r.pushes) * 1000,
         timeline: tracker.timeline(startAt),
       },
     }

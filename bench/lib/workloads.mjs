@@ -357,6 +357,8 @@ export const warmUp = async (server, { pushesOnly = false } = {}) => {
  * `runAll(servers, cfg)` runs on all of them together (interleaved or side by side) and returns
  * {kind: result}; `run(server, cfg)` runs on one server, the servers taking turns. `once`: one
  * round whatever --rounds says. `cold`: needs servers on which nothing ran yet (runs first).
+ * `fresh`: each server is restarted (and warmed up) right before it runs this workload, so that
+ * its memory figures start from a clean process.
  * `group`: selecting the group name (e.g. `scale`) selects all its members.
  */
 export const workloadList = (cfg) => [
@@ -409,6 +411,7 @@ export const workloadList = (cfg) => [
     servers: n <= cfg.scaleRefMax ? ['ours', 'floor', 'ref'] : ['ours', 'floor'],
     run: (server, c) => scaleOne(server, c, n, { connectOnly: server.kind === 'floor' }),
     once: true,
+    fresh: true,
   })),
   {
     key: `stores${cfg.stores}`,
@@ -417,5 +420,6 @@ export const workloadList = (cfg) => [
     servers: cfg.storesRef ? ['ours', 'ref'] : ['ours'],
     run: stores,
     once: true,
+    fresh: true,
   },
 ]
