@@ -40,8 +40,9 @@ const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --wake-idle-ms MS    idle period of the wake workload (default 13000)
   --wake-reps N        stores per case in the wake workload (default 3)
   --scale-sockets a,b  live pulls of the scale workloads (default 50,250,1000)
-  --scale-rate R       pushes per second in the scale workloads (default 5)
-  --scale-seconds S    length of each scale workload's push phase (default 20)
+  --scale-rate R       pushes per second in the scale workloads (default 5) ...
+  --scale-max-deliveries D  ... capped at D deliveries per second (default 2000: 2 pushes/s at 1,000)
+  --scale-pushes N     pushes per scale workload (default 80)
   --scale-ref-max N    the reference runs the scale workloads up to N sockets (default 50)
   --scale-no-ack       diagnostics: the pullers of the scale workloads do not ack the broadcasts
                        (the published client does; shows what the Acks cost the object)
@@ -74,7 +75,8 @@ const parseArgs = (argv) => {
     wakeReps: 3,
     scaleSockets: undefined,
     scaleRate: 5,
-    scaleSeconds: 20,
+    scalePushes: 80,
+    scaleMaxDeliveries: 2000,
     scaleRefMax: 50,
     scaleAck: true,
     stores: 200,
@@ -116,7 +118,8 @@ const parseArgs = (argv) => {
     else if (name === '--wake-reps') o.wakeReps = num()
     else if (name === '--scale-sockets') o.scaleSockets = val().split(',').map(Number)
     else if (name === '--scale-rate') o.scaleRate = num()
-    else if (name === '--scale-seconds') o.scaleSeconds = num()
+    else if (name === '--scale-pushes') o.scalePushes = num()
+    else if (name === '--scale-max-deliveries') o.scaleMaxDeliveries = num()
     else if (name === '--scale-ref-max') o.scaleRefMax = Number(val())
     else if (a === '--scale-no-ack') o.scaleAck = false
     else if (name === '--stores') o.stores = num()
@@ -143,7 +146,8 @@ const common = {
   wakeIdleMs: opts.wakeIdleMs,
   wakeReps: opts.wakeReps,
   scaleRate: opts.scaleRate,
-  scaleSeconds: opts.scaleSeconds,
+  scalePushes: opts.scalePushes,
+  scaleMaxDeliveries: opts.scaleMaxDeliveries,
   scaleRefMax: opts.scaleRefMax,
   scaleAck: opts.scaleAck,
   storesRate: opts.storesRate,
@@ -156,7 +160,7 @@ const common = {
   pacedEvents: 400,
 }
 const cfg = opts.quick
-  ? { ...common, pacedEvents: 160, push1Events: 400, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, coldReps: Math.min(opts.coldReps, 2), push1Blocks: Math.min(opts.blocks, 4), scaleSockets: opts.scaleSockets ?? [10, 50], scaleSeconds: Math.min(opts.scaleSeconds, 4), stores: Math.min(opts.stores, 20), storesSeconds: Math.min(opts.storesSeconds, 4), storesBurstSeconds: Math.min(opts.storesBurstSeconds, 2) }
+  ? { ...common, pacedEvents: 160, push1Events: 400, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, coldReps: Math.min(opts.coldReps, 2), push1Blocks: Math.min(opts.blocks, 4), scaleSockets: opts.scaleSockets ?? [10, 50], scalePushes: Math.min(opts.scalePushes, 20), stores: Math.min(opts.stores, 20), storesSeconds: Math.min(opts.storesSeconds, 4), storesBurstSeconds: Math.min(opts.storesBurstSeconds, 2) }
   : { ...common, push1Events: 2000, push100Events: 20_000, pullEvents: opts.big ? 100_000 : 10_000, fanoutPullers: 50, fanoutPushes: 200, scaleSockets: opts.scaleSockets ?? [50, 250, 1000], stores: opts.stores }
 
 const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
@@ -361,7 +365,7 @@ const main = async () => {
     `Servers: local wrangler dev (workerd ${readVersion('node_modules/@cloudflare/workerd-linux-64/package.json')}, wrangler ${readVersion('node_modules/wrangler/package.json')}) on 127.0.0.1, local observability off, fresh --persist-to folder each, started together. Every workload uses fresh stores (= fresh Durable Objects).`,
     `Client: raw WebSocket client (ws) in this Node process speaking the Effect RPC JSON frames (Ack after every Chunk, like the published client); the floor gets the very same push frames.`,
     `CPU: per-thread run time (/proc/<pid>/task/*/schedstat) of the workerd that runs the Worker and its Durable Objects = what Cloudflare bills as CPU time ("user worker"; its V8 background threads, i.e. tier-up compilation and concurrent GC, shown apart), and of wrangler's local proxy workerd in front of it, which production does not have. "all workerd" = both, which is what the old bench and a black-box /proc reading report.`,
-    `push1cold runs first, on servers on which nothing but the readiness probe ran; then every server is warmed up. push1 and push1live interleave the servers block by block (order rotating); their CPU figures are medians over the blocks. ${opts.rounds > 1 ? `Repeatable workloads: medians of ${opts.rounds} rounds.` : ''}`,
+    `push1cold runs first, on servers on which nothing but the readiness probe ran; then every server is warmed up. push1cold, push1, push1paced and push1live interleave the servers block by block (order rotating); the CPU figures of push1, push1paced and push1live are medians over the blocks, those of push1cold cover each whole repetition.${opts.rounds > 1 ? ` Repeatable workloads: medians of ${opts.rounds} rounds.` : ''}`,
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadAtStart.join(' ')}${opts.quick ? '; --quick counts' : ''}${opts.big ? '; --big' : ''}. "other processes" = the machine's busy CPU (/proc/stat) minus these servers and this client. Total run time ${totalS.toFixed(0)} s.`,
   ]
   const footer = []
@@ -398,7 +402,7 @@ const main = async () => {
   }
   if (workloads.some((w) => w.group === 'scale')) {
     footer.push(
-      `Scale: open loop at ${cfg.scaleRate} pushes/s; ${cfg.scaleAck === false ? 'the pullers do NOT ack the broadcasts (--scale-no-ack, diagnostics; the published client does)' : 'every delivery is acked by its client (one more message to the object)'}; each server is restarted before each scale workload (clean memory baseline). The floor column is the connect phase only (the floor cannot broadcast): what the runtime itself costs per socket. The reference runs only up to ${cfg.scaleRefMax} sockets (--scale-ref-max): beyond that it needs more CPU than this machine has at this rate. "marginal" = (CPU per push at this size − at the previous size) / added sockets.`,
+      `Scale: open loop at ${cfg.scaleRate} pushes/s, capped at ${cfg.scaleMaxDeliveries} deliveries/s (--scale-max-deliveries); ${cfg.scaleAck === false ? 'the pullers do NOT ack the broadcasts (--scale-no-ack, diagnostics; the published client does)' : 'every delivery is acked by its client (one more message to the object)'}; each server is restarted before each scale workload (clean memory baseline). The floor column is the connect phase only (the floor cannot broadcast): what the runtime itself costs per socket. The reference runs only up to ${cfg.scaleRefMax} sockets (--scale-ref-max): beyond that it needs more CPU than this machine has at this rate. "marginal" = (CPU per push at this size − at the previous size) / added sockets.`,
     )
   }
   const buildChanged = kinds.includes('ours') && buildStamp() !== stampAtStart

@@ -4,7 +4,7 @@ import { countDiff, findInspectorUrl, workerdObjectCounts } from './inspector.mj
 import { loadAvg } from './procfs.mjs'
 import { push1, push1Cold, push1Live, push1Paced } from './push.mjs'
 import { RpcSocket, eventRange, makeEvent } from './rpc-client.mjs'
-import { scaleOne, stores } from './scale.mjs'
+import { scaleOne, scaleRateFor, stores } from './scale.mjs'
 import { sleep, startMeter } from './server.mjs'
 import { freshStoreId, percentiles } from './stats.mjs'
 import { wake } from './wake.mjs'
@@ -407,7 +407,7 @@ export const workloadList = (cfg) => [
   ...cfg.scaleSockets.map((n) => ({
     key: `scale${n}`,
     group: 'scale',
-    title: (c) => `one store, ${n.toLocaleString('en-US')} live pulls, 1 pusher at ${c.scaleRate}/s for ${c.scaleSeconds} s (open loop)`,
+    title: (c) => `one store, ${n.toLocaleString('en-US')} live pulls, 1 pusher: ${c.scalePushes} pushes at ${+scaleRateFor(c, n).toFixed(2)}/s (open loop)`,
     servers: n <= cfg.scaleRefMax ? ['ours', 'floor', 'ref'] : ['ours', 'floor'],
     run: (server, c) => scaleOne(server, c, n, { connectOnly: server.kind === 'floor' }),
     once: true,
