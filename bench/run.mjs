@@ -1,95 +1,206 @@
 #!/usr/bin/env node
-// `npm run bench`: runs the same workloads against our Rust Worker (build/) and the published
-// @livestore/sync-cf@0.4.0 (tests/reference/), both under local `wrangler dev` (workerd) with
-// observability off, alternating between the two, and prints one comparison table.
-// Usage: node bench/run.mjs [--quick] [--big] [--rounds N] [--only ours|ref]
-//                           [--workloads push1,push100,pull,fanout,idle] [--idle-ms MS] [--keep-logs]
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+// `npm run bench`: runs the same workloads against our Rust Worker (build/), the floor object
+// (bench/floor: one SQLite insert and one send per message) and the published
+// @livestore/sync-cf@0.4.0 (bench/reference/), all under local `wrangler dev` (workerd) with
+// observability off, and prints one comparison table. See bench/README.md.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { ensureFloorBuild } from './lib/floor.mjs'
+import { profilePush1, profileText } from './lib/profile.mjs'
+import { pairedRatio } from './lib/push.mjs'
 import { loadAvg } from './lib/procfs.mjs'
 import { renderTable, summarize } from './lib/report.mjs'
 import { sleep, startServer } from './lib/server.mjs'
-import { SOURCE_CONFIG } from '../tests/support/wrangler-dev.mjs'
-import { WORKLOADS, warmUp } from './lib/workloads.mjs'
+import { median } from './lib/stats.mjs'
+import { wasmInfo } from './lib/wake.mjs'
+import { pushSingle, warmUp, workloadList } from './lib/workloads.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const REPO = path.resolve(BENCH, '..')
+const REF_CONFIG = path.join(BENCH, 'reference/wrangler.toml')
+const NODE22 = path.join(REPO, 'node_modules/node/bin/node')
 
-const usage = `usage: node bench/run.mjs [options]
-  --quick              small counts (smoke run, 1 round)
+const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options])
+  --workloads a,b      subset (names or groups): push1cold,push1,push1paced,push1live,push100,pull,fanout,idle,
+                       wake,scale (= scale50,scale250,scale1000),stores (= stores200); default all
+  --servers a,b        subset of ours,floor,ref (default all three; the floor runs push1cold, push1,
+                       push1paced, wake and the connect phase of scale). --only X = --servers X
+  --quick              small counts (smoke run)
+  --rounds N           rounds of the repeatable workloads (push1, push1live, push100, pull, fanout;
+                       default 1); figures are medians of the rounds
   --big                cold pull of 100,000 events instead of 10,000
-  --rounds N           rounds per workload (default 1; idle always runs once); the server that goes
-                       first alternates between workloads and rounds; figures are medians of the rounds
-  --only ours|ref      run one server only
-  --workloads a,b      subset of: ${WORKLOADS.map((w) => w.key).join(',')}
+  --cold-reps N        repetitions of push1cold on the fresh servers (default 3)
+  --blocks N           interleaved blocks of push1/push1cold/push1live (default 8)
+  --paced-gap-ms MS    silence after each Exit in push1paced (default 20)
   --idle-ms MS         idle period of the idle workload (default 12000)
-  --no-probe           skip the hibernation probe (second idle period with heap snapshots)
+  --no-probe           skip the heap-snapshot hibernation probe of the idle workload
+  --wake-idle-ms MS    idle period of the wake workload (default 13000)
+  --wake-reps N        stores per case in the wake workload (default 3)
+  --scale-sockets a,b  live pulls of the scale workloads (default 50,250,1000)
+  --scale-rate R       pushes per second in the scale workloads (default 5) ...
+  --scale-max-deliveries D  ... capped at D deliveries per second (default 2000: 2 pushes/s at 1,000)
+  --scale-pushes N     pushes per scale workload (default 80)
+  --scale-ref-max N    the reference runs the scale workloads up to N sockets (default 50)
+  --scale-no-ack       diagnostics: the pullers of the scale workloads do not ack the broadcasts
+                       (the published client does; shows what the Acks cost the object)
+  --stores N           stores of the stores workload (default 200)
+  --stores-rate R      pushes per second per store (default 1)
+  --stores-seconds S   steady phase (default 10); --stores-burst-seconds S closed-loop phase (default 5)
+  --no-stores-ref      the reference skips the stores workload
   --no-log-cost        skip the logging-cost comparison (push1 on ours with LOG_LEVEL=info vs error)
   --log-cost-rounds N  rounds of that comparison (default 3; medians)
+  --profile            after the measured workloads, profile warm single-event pushes in each server's
+                       isolate (V8 sampling profiler): .cpuprofile files in bench/.prof/, summary printed
   --keep-logs          keep the wrangler logs (paths printed at the end)`
 
 const parseArgs = (argv) => {
-  const o = { quick: false, big: false, rounds: undefined, only: undefined, workloads: undefined, idleMs: 12_000, keepLogs: false, probe: true, logCost: true, logCostRounds: 3 }
+  const o = {
+    quick: false,
+    big: false,
+    rounds: 1,
+    servers: undefined,
+    workloads: undefined,
+    idleMs: 12_000,
+    keepLogs: false,
+    probe: true,
+    logCost: true,
+    logCostRounds: 3,
+    coldReps: 3,
+    blocks: 8,
+    pacedGapMs: 20,
+    wakeIdleMs: 13_000,
+    wakeReps: 3,
+    scaleSockets: undefined,
+    scaleRate: 5,
+    scalePushes: 80,
+    scaleMaxDeliveries: 2000,
+    scaleRefMax: 50,
+    scaleAck: true,
+    stores: 200,
+    storesRate: 1,
+    storesSeconds: 10,
+    storesBurstSeconds: 5,
+    storesRef: true,
+    profile: false,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
-      const [, inline] = a.split('=')
-      if (inline !== undefined) return inline
+      const eq = a.indexOf('=')
+      if (eq >= 0) return a.slice(eq + 1)
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`)
       return argv[++i]
     }
+    const name = a.split('=')[0]
+    const num = () => {
+      const v = Number(val())
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`)
+      return v
+    }
     if (a === '--quick') o.quick = true
     else if (a === '--big') o.big = true
-    else if (a.startsWith('--rounds')) o.rounds = Number(val())
-    else if (a.startsWith('--only')) o.only = val()
-    else if (a.startsWith('--workloads')) o.workloads = val().split(',')
-    else if (a.startsWith('--idle-ms')) o.idleMs = Number(val())
+    else if (name === '--rounds') o.rounds = num()
+    else if (name === '--only') o.servers = [val()]
+    else if (name === '--servers') o.servers = val().split(',')
+    else if (name === '--workloads') o.workloads = val().split(',')
+    else if (name === '--idle-ms') o.idleMs = num()
     else if (a === '--keep-logs') o.keepLogs = true
     else if (a === '--no-probe') o.probe = false
     else if (a === '--no-log-cost') o.logCost = false
-    else if (a.startsWith('--log-cost-rounds')) o.logCostRounds = Number(val())
+    else if (name === '--log-cost-rounds') o.logCostRounds = num()
+    else if (name === '--cold-reps') o.coldReps = num()
+    else if (name === '--blocks') o.blocks = num()
+    else if (name === '--paced-gap-ms') o.pacedGapMs = num()
+    else if (name === '--wake-idle-ms') o.wakeIdleMs = num()
+    else if (name === '--wake-reps') o.wakeReps = num()
+    else if (name === '--scale-sockets') o.scaleSockets = val().split(',').map(Number)
+    else if (name === '--scale-rate') o.scaleRate = num()
+    else if (name === '--scale-pushes') o.scalePushes = num()
+    else if (name === '--scale-max-deliveries') o.scaleMaxDeliveries = num()
+    else if (name === '--scale-ref-max') o.scaleRefMax = Number(val())
+    else if (a === '--scale-no-ack') o.scaleAck = false
+    else if (name === '--stores') o.stores = num()
+    else if (name === '--stores-rate') o.storesRate = num()
+    else if (name === '--stores-seconds') o.storesSeconds = num()
+    else if (name === '--stores-burst-seconds') o.storesBurstSeconds = num()
+    else if (a === '--no-stores-ref') o.storesRef = false
+    else if (a === '--profile') o.profile = true
     else if (a === '--help' || a === '-h') {
       console.log(usage)
       process.exit(0)
     } else throw new Error(`unknown argument ${a}\n${usage}`)
   }
-  if (o.only && !['ours', 'ref'].includes(o.only)) throw new Error('--only must be ours or ref')
-  o.rounds ??= 1
-  if (!(o.rounds >= 1)) throw new Error('--rounds must be >= 1')
-  for (const w of o.workloads ?? []) if (!WORKLOADS.some((x) => x.key === w)) throw new Error(`unknown workload ${w}`)
+  for (const s of o.servers ?? []) if (!['ours', 'floor', 'ref'].includes(s)) throw new Error(`unknown server ${s} (ours, floor, ref)`)
   return o
 }
 
 const opts = parseArgs(process.argv.slice(2))
+const common = {
+  idleMs: opts.idleMs,
+  probe: opts.probe,
+  coldReps: opts.coldReps,
+  push1Blocks: opts.blocks,
+  wakeIdleMs: opts.wakeIdleMs,
+  wakeReps: opts.wakeReps,
+  scaleRate: opts.scaleRate,
+  scalePushes: opts.scalePushes,
+  scaleMaxDeliveries: opts.scaleMaxDeliveries,
+  scaleRefMax: opts.scaleRefMax,
+  scaleAck: opts.scaleAck,
+  storesRate: opts.storesRate,
+  storesSeconds: opts.storesSeconds,
+  storesBurstSeconds: opts.storesBurstSeconds,
+  storesRef: opts.storesRef,
+  storePullers: 2,
+  drainMs: 15_000,
+  pacedGapMs: opts.pacedGapMs,
+  pacedEvents: 400,
+}
 const cfg = opts.quick
-  ? { push1Events: 200, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, idleMs: opts.idleMs, probe: opts.probe }
-  : { push1Events: 2000, push100Events: 20_000, pullEvents: opts.big ? 100_000 : 10_000, fanoutPullers: 50, fanoutPushes: 200, idleMs: opts.idleMs, probe: opts.probe }
-const workloads = WORKLOADS.map((w, i) => ({ ...w, index: i + 1 })).filter((w) => !opts.workloads || opts.workloads.includes(w.key))
-const kinds = opts.only ? [opts.only] : ['ours', 'ref']
+  ? { ...common, pacedEvents: 160, push1Events: 400, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, coldReps: Math.min(opts.coldReps, 2), push1Blocks: Math.min(opts.blocks, 4), scaleSockets: opts.scaleSockets ?? [10, 50], scalePushes: Math.min(opts.scalePushes, 20), stores: Math.min(opts.stores, 20), storesSeconds: Math.min(opts.storesSeconds, 4), storesBurstSeconds: Math.min(opts.storesBurstSeconds, 2) }
+  : { ...common, push1Events: 2000, push100Events: 20_000, pullEvents: opts.big ? 100_000 : 10_000, fanoutPullers: 50, fanoutPushes: 200, scaleSockets: opts.scaleSockets ?? [50, 250, 1000], stores: opts.stores }
 
-// The config comes with the kind (tests/support/wrangler-dev.mjs): ours runs from a private copy of
-// build/ with wrangler.toml minus its [build] table, so a rebuild cannot reload the worker mid-run.
+const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
+const wanted = opts.workloads
+if (wanted) for (const w of wanted) if (!ALL.some((x) => x.key === w || x.group === w)) throw new Error(`unknown workload ${w}; known: ${ALL.map((x) => x.key).join(',')} (groups: scale, stores)`)
+const workloads = ALL.filter((w) => !wanted || wanted.includes(w.key) || (w.group && wanted.includes(w.group)))
+const requested = opts.servers ?? ['ours', 'floor', 'ref']
+for (const w of workloads) w.kinds = w.servers.filter((k) => requested.includes(k))
+const kinds = ['ours', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)))
+
 const SERVER_SETUP = {
   ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
-  ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, tests/reference/)' },
+  floor: { vars: {}, label: 'floor (bench/floor: one SQLite insert + one send per message)' },
+  ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, bench/reference/)', config: REF_CONFIG },
 }
 // The logging-cost comparison runs push1 on ours (LOG_LEVEL defaults to info)
 // and on a second copy of ours that logs errors only.
 const QUIET = { kind: 'ours', vars: { AUTH_MODE: 'none', LOG_LEVEL: 'error' } }
-const logCost = opts.logCost && kinds.includes('ours') && (!opts.workloads || opts.workloads.includes('push1'))
+const logCost = opts.logCost && kinds.includes('ours') && workloads.some((w) => w.key === 'push1')
+
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
+
 if (kinds.includes('ours') && !existsSync(path.join(REPO, 'build/index.js'))) {
   console.error('build/index.js is missing: build the Rust worker first (this script never builds it).')
   process.exit(2)
 }
-if (kinds.includes('ref') && !existsSync(SOURCE_CONFIG.ref)) {
-  console.error(`${SOURCE_CONFIG.ref} is missing (the reference worker: tests/reference/worker.ts + wrangler.toml).`)
+if (kinds.includes('ref') && !existsSync(REF_CONFIG)) {
+  console.error(`${REF_CONFIG} is missing.`)
   process.exit(2)
 }
 
-const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
+/** Soft limit of open files of this process (its children inherit it). */
+const openFilesLimit = () => {
+  try {
+    const m = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+(\d+|unlimited)/m)
+    return m[1] === 'unlimited' ? Infinity : Number(m[1])
+  } catch {
+    return undefined
+  }
+}
 
 /** size + mtime of the build artefacts, to notice a rebuild during the run (ours runs the copy from the start). */
 const buildStamp = () =>
@@ -108,58 +219,114 @@ const main = async () => {
   const startedAt = new Date()
   const stampAtStart = buildStamp()
   const loadAtStart = loadAvg()
+  const maxSockets = Math.max(0, ...workloads.filter((w) => w.group === 'scale').map((w) => Number(w.key.slice(5)) + 1), ...workloads.filter((w) => w.group === 'stores').map(() => cfg.stores * (cfg.storePullers + 1)))
+  const fdLimit = openFilesLimit()
+  // the client holds one descriptor per socket; wrangler's proxy workerd two
+  if (fdLimit !== undefined && fdLimit < 2 * maxSockets + 512) {
+    console.error(`open-files limit ${fdLimit} is too low for ${maxSockets} sockets: run \`ulimit -n ${Math.max(8192, 4 * maxSockets)}\` first (the servers inherit it).`)
+    process.exit(2)
+  }
+  let floorBuild
+  if (kinds.includes('floor')) floorBuild = ensureFloorBuild({ log })
   log(`load average at start: ${loadAtStart.join(' ')} (${os.cpus().length} CPUs)`)
-  log(`starting ${kinds.join(' and ')} under wrangler dev ...`)
+  log(`workloads: ${workloads.map((w) => w.key).join(', ')}; starting ${kinds.join(', ')} under wrangler dev ...`)
   const servers = {}
   const results = []
   const logCostRuns = []
+  const wasm = {}
+  const profiles = {}
+  const restarts = []
   try {
-    // Both start in parallel; only one is ever under load at a time afterwards.
-    const starting = kinds.map((k) => ({ key: k, kind: k, vars: SERVER_SETUP[k].vars }))
+    // All start in parallel; only one is ever under load at a time afterwards (except the
+    // interleaved workloads, which still load one at a time, block by block).
+    const starting = kinds.map((k) => ({ key: k, kind: k, vars: SERVER_SETUP[k].vars, config: SERVER_SETUP[k].config }))
     if (logCost) starting.push({ key: 'ours-quiet', ...QUIET })
-    const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, env: s.vars, keepLogs: opts.keepLogs })))
+    const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, env: s.vars, keepLogs: opts.keepLogs, config: s.config })))
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') servers[starting[i].key] = s.value
     })
     const failedStart = started.find((s) => s.status === 'rejected')
     if (failedStart) throw failedStart.reason
-    for (const k of kinds) {
+    for (const k of Object.keys(servers)) {
       const s = servers[k]
       log(`${k}: http://127.0.0.1:${s.port} ready in ${(s.readyMs / 1000).toFixed(1)} s; workerd pids ${s.procs.map((p) => `${p.pid}(${p.role})`).join(', ')}`)
     }
-    for (const k of Object.keys(servers)) {
-      log(`warming up ${k} ...`)
-      await warmUp(servers[k])
+    const pick = (ks) => Object.fromEntries(ks.map((k) => [k, servers[k]]))
+    // a fresh server (a new workerd process), warmed up: memory figures start from a clean process
+    const restart = async (k) => {
+      log(`restarting ${k} for a clean memory baseline ...`)
+      const keep = servers[k].keepLogs
+      await servers[k].stop()
+      servers[k] = await startServer({ kind: k, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs || keep, config: SERVER_SETUP[k].config })
+      restarts.push({ kind: k, pids: servers[k].procs })
+      await warmUp(servers[k], { pushesOnly: k === 'floor' })
     }
 
-    for (const w of workloads) {
+    const runWorkload = async (w, round, rounds) => {
+      if (w.runAll) {
+        const order = round % 2 ? [...w.kinds].reverse() : w.kinds
+        log(`${w.key}${rounds > 1 ? ` round ${round + 1}/${rounds}` : ''} on ${order.join(', ')} ...`)
+        const t0 = performance.now()
+        try {
+          const out = await w.runAll(pick(order), cfg)
+          for (const k of w.kinds) results.push({ workload: w.key, server: k, round: round + 1, runS: (performance.now() - t0) / 1000, ok: true, ...out[k] })
+        } catch (e) {
+          log(`  FAILED: ${String(e?.message ?? e).split('\n')[0]}`)
+          for (const k of w.kinds) {
+            servers[k].keepLogs = true
+            results.push({ workload: w.key, server: k, round: round + 1, ok: false, error: String(e?.stack ?? e) })
+          }
+        }
+        return
+      }
+      const order = (round + w.index) % 2 === 1 ? w.kinds : [...w.kinds].reverse()
+      for (const k of order) {
+        if (w.fresh) await restart(k)
+        log(`${w.key}${rounds > 1 ? ` round ${round + 1}/${rounds}` : ''} on ${k} ...`)
+        const t0 = performance.now()
+        let r
+        try {
+          r = { ok: true, ...(await w.run(servers[k], cfg)) }
+        } catch (e) {
+          r = { ok: false, error: String(e?.stack ?? e) }
+          log(`  FAILED: ${String(e?.message ?? e).split('\n')[0]}`)
+        }
+        if (!r.ok) servers[k].keepLogs = true
+        results.push({ workload: w.key, server: k, round: round + 1, order: order.indexOf(k) + 1, runS: (performance.now() - t0) / 1000, ...r })
+        await sleep(300)
+      }
+    }
+
+    // cold first: nothing but the readiness probe has run on the servers yet
+    for (const w of workloads.filter((x) => x.cold)) await runWorkload(w, 0, 1)
+    for (const k of Object.keys(servers)) {
+      log(`warming up ${k} ...`)
+      await warmUp(servers[k], { pushesOnly: k === 'floor' })
+    }
+    for (const w of workloads.filter((x) => !x.cold)) {
       const rounds = w.once ? 1 : opts.rounds
       for (let round = 0; round < rounds; round++) {
-        const order = (round + w.index) % 2 === 1 ? kinds : [...kinds].reverse()
-        for (const k of order) {
-          log(`${w.key} round ${round + 1}/${rounds} on ${k} ...`)
-          const t0 = performance.now()
-          let r
-          try {
-            r = { ok: true, ...(await w.run(servers[k], cfg)) }
-          } catch (e) {
-            r = { ok: false, error: String(e?.stack ?? e) }
-            log(`  FAILED: ${String(e?.message ?? e).split('\n')[0]}`)
-          }
-          if (!r.ok) servers[k].keepLogs = true
-          results.push({ workload: w.key, server: k, round: round + 1, order: order.indexOf(k) + 1, runS: (performance.now() - t0) / 1000, ...r })
+        await runWorkload(w, round, rounds)
+        await sleep(300)
+      }
+    }
+    if (logCost) {
+      for (let round = 0; round < opts.logCostRounds; round++) {
+        for (const k of round % 2 ? ['ours-quiet', 'ours'] : ['ours', 'ours-quiet']) {
+          log(`log cost round ${round + 1}/${opts.logCostRounds} on ${k} ...`)
+          const r = await pushSingle(servers[k], cfg)
+          logCostRuns.push({ server: k, cpuPer1k: r.userWorkerCpuPer1kEventsS, allCpuPer1k: r.cpuPer1kEventsS })
           await sleep(300)
         }
       }
     }
-    if (logCost) {
-      const push1 = WORKLOADS.find((w) => w.key === 'push1')
-      for (let round = 0; round < opts.logCostRounds; round++) {
-        for (const k of round % 2 ? ['ours-quiet', 'ours'] : ['ours', 'ours-quiet']) {
-          log(`log cost round ${round + 1}/${opts.logCostRounds} on ${k} ...`)
-          const r = await push1.run(servers[k], cfg)
-          logCostRuns.push({ server: k, cpuPer1k: r.userWorkerCpuPer1kEventsS, allCpuPer1k: r.cpuPer1kEventsS })
-          await sleep(300)
+    if (opts.profile) {
+      for (const k of kinds) {
+        log(`profiling push1 on ${k} ...`)
+        try {
+          profiles[k] = await profilePush1(servers[k], { pushes: k === 'ref' ? 1000 : 3000, outDir: path.join(BENCH, '.prof'), tag: startedAt.toISOString().replace(/[:.]/g, '-') })
+        } catch (e) {
+          profiles[k] = { error: String(e?.message ?? e) }
         }
       }
     }
@@ -173,45 +340,89 @@ const main = async () => {
     }
   }
 
+  // scale: the CPU each added delivery costs, from one socket count to the next (per push)
+  for (const k of kinds) {
+    const sc = results.filter((r) => r.ok && r.server === k && r.workload.startsWith('scale')).sort((a, b) => a.extra.sockets - b.extra.sockets)
+    for (let i = 1; i < sc.length; i++) {
+      const [a, b] = [sc[i - 1].extra, sc[i].extra]
+      b.marginalUserWorkerCpuPerDeliveryUs = ((b.userWorkerCpuPerPushMs - a.userWorkerCpuPerPushMs) / (b.sockets - a.sockets)) * 1000
+    }
+  }
+  if (workloads.some((w) => w.key === 'wake')) {
+    if (kinds.includes('ours')) wasm.ours = wasmInfo(path.join(REPO, 'build/index_bg.wasm'), { nodeBin: existsSync(NODE22) ? NODE22 : process.execPath })
+    if (kinds.includes('floor')) wasm.floor = wasmInfo(path.join(REPO, 'bench/floor/build/index_bg.wasm'), { nodeBin: existsSync(NODE22) ? NODE22 : process.execPath })
+    for (const r of results) if (r.workload === 'wake' && wasm[r.server]) r.wasm = wasm[r.server]
+  }
+
   const rows = summarize(workloads, cfg, results)
   const totalS = (Date.now() - startedAt.getTime()) / 1000
   const idle = results.filter((r) => r.workload === 'idle' && r.ok)
   const probe = [...new Set(idle.map((r) => r.extra?.evictionProbe))].join(', ')
+  const labels = kinds.map((k) => SERVER_SETUP[k].label)
 
   const header = [
-    `LiveStore sync backend benchmark: ${kinds.map((k) => SERVER_SETUP[k].label).join(' vs ')}`,
-    `Servers: local wrangler dev (workerd) on 127.0.0.1, local observability off, fresh --persist-to folder each, started together, loaded one at a time.`,
-    `Client: raw WebSocket client (ws package) in this Node process speaking the Effect RPC JSON frames directly (Ack after every Chunk, like the published client), so the client is not the bottleneck (see "client CPU").`,
-    `Every workload uses a fresh store (= a fresh Durable Object); both servers were warmed up first. ${opts.rounds > 1 ? `Figures are medians of ${opts.rounds} rounds (idle: 1 round); the server that goes first alternates between rounds and workloads.` : 'One round per workload; the server that goes first alternates from workload to workload.'}`,
-    `Server CPU = CPU time (utime+stime) of the wrangler-spawned workerd processes: the user worker + wrangler's proxy worker in front of it (its share is about the same for both servers), read per thread from /proc/<pid>/task/*/schedstat (ns precision; /proc/<pid>/stat utime+stime, 10 ms ticks, is in the JSON too). Wrangler's own Node process is not counted (the reference logs a line per push, which wrangler then prints; that CPU is in the JSON as wranglerNodeCpuS).`,
-    `Machine: ${os.cpus().length} CPUs, load average at start ${loadAtStart.join(' ')}${opts.quick ? '; --quick counts' : ''}${opts.big ? '; --big' : ''}. Total run time ${totalS.toFixed(0)} s.`,
+    `LiveStore sync backend benchmark: ${labels.join(' vs ')}`,
+    `Servers: local wrangler dev (workerd ${readVersion('node_modules/@cloudflare/workerd-linux-64/package.json')}, wrangler ${readVersion('node_modules/wrangler/package.json')}) on 127.0.0.1, local observability off, fresh --persist-to folder each, started together. Every workload uses fresh stores (= fresh Durable Objects).`,
+    `Client: raw WebSocket client (ws) in this Node process speaking the Effect RPC JSON frames (Ack after every Chunk, like the published client); the floor gets the very same push frames.`,
+    `CPU: per-thread run time (/proc/<pid>/task/*/schedstat) of the workerd that runs the Worker and its Durable Objects = what Cloudflare bills as CPU time ("user worker"; its V8 background threads, i.e. tier-up compilation and concurrent GC, shown apart), and of wrangler's local proxy workerd in front of it, which production does not have. "all workerd" = both, which is what the old bench and a black-box /proc reading report.`,
+    `push1cold runs first, on servers on which nothing but the readiness probe ran; then every server is warmed up. push1cold, push1, push1paced and push1live interleave the servers block by block (order rotating); the CPU figures of push1, push1paced and push1live are medians over the blocks, those of push1cold cover each whole repetition.${opts.rounds > 1 ? ` Repeatable workloads: medians of ${opts.rounds} rounds.` : ''}`,
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadAtStart.join(' ')}${opts.quick ? '; --quick counts' : ''}${opts.big ? '; --big' : ''}. "other processes" = the machine's busy CPU (/proc/stat) minus these servers and this client. Total run time ${totalS.toFixed(0)} s.`,
   ]
   const footer = []
+  const get = (w, k) => results.find((r) => r.workload === w && r.server === k && r.ok)
+  const cold = ['ours', 'floor', 'ref'].map((k) => [k, get('push1cold', k)]).filter(([, r]) => r?.extra?.reps?.length)
+  if (cold.length) {
+    footer.push(
+      `Reconciliation: a black-box run (${cfg.push1Events} pushes × ${cfg.coldReps} repetitions on a fresh wrangler dev, all workerd CPU) would report the median of push1cold's repetitions: ` +
+        cold.map(([k, r]) => `${k} ${median(r.extra.reps.map((x) => x.cpuPer1kEventsS)).toFixed(2)} (${r.extra.reps.map((x) => x.cpuPer1kEventsS.toFixed(2)).join(' / ')})`).join(', ') +
+        ` s per 1,000 events; the bill sees the user worker only: warm ${['ours', 'floor', 'ref']
+          .map((k) => [k, get('push1', k)])
+          .filter(([, r]) => r)
+          .map(([k, r]) => `${k} ${r.userWorkerCpuPer1kEventsS.toFixed(2)}`)
+          .join(', ')} (push1), paced ${['ours', 'floor', 'ref']
+          .map((k) => [k, get('push1paced', k)])
+          .filter(([, r]) => r)
+          .map(([k, r]) => `${k} ${r.userWorkerCpuPer1kEventsS.toFixed(2)}`)
+          .join(', ')} (push1paced). See bench/README.md.`,
+    )
+  }
+  for (const w of ['push1', 'push1paced', 'push1cold']) {
+    const pr = pairedRatio(get(w, 'ours'), get(w, 'floor'))
+    if (pr) footer.push(`${w}: ours/floor user-worker CPU per event, paired block by block: median ${pr.median.toFixed(2)} (blocks ${pr.min.toFixed(2)}–${pr.max.toFixed(2)}).`)
+  }
   if (workloads.some((w) => w.key === 'idle')) {
     footer.push(
-      `Idle: the socket stays open, nothing is sent (not even pings). "object hibernated/evicted while idle" comes from workerd's V8 inspector (${probe || 'n/a'}): in a second idle period on the same socket (kept apart from the measured one, snapshots disturb the isolate), heap snapshots of the worker isolate at its start and right before the next push; "yes" = workerd released the object's isolate-side state (native objects of the object and its hibernatable socket) while idle, i.e. hibernated/evicted it; "no" = nothing was released, the object stayed in memory; "-" = could not be determined. Details (released classes) in the JSON.`,
+      `Idle: the socket stays open, nothing is sent. "hibernated/evicted" from workerd's V8 inspector (${probe || 'n/a'}): heap snapshots in a second idle period; "yes" = workerd released the object's isolate-side state while idle.`,
+    )
+  }
+  if (workloads.some((w) => w.key === 'wake')) {
+    footer.push(
+      `Wake: (a) stores with no socket open during the idle period, (b) stores whose pushing socket stayed open. "evicted" = a new instance opened the store (ours: a new \`instance\` in its store.load log line; the reference and the floor: their one line per instance). The local reference is never evicted while a socket is open: its (b) is a warm figure. Wasm compile times are from Node 22's V8, not workerd's: compare ours with the floor, not with production.`,
+    )
+  }
+  if (workloads.some((w) => w.group === 'scale')) {
+    footer.push(
+      `Scale: open loop at ${cfg.scaleRate} pushes/s, capped at ${cfg.scaleMaxDeliveries} deliveries/s (--scale-max-deliveries); ${cfg.scaleAck === false ? 'the pullers do NOT ack the broadcasts (--scale-no-ack, diagnostics; the published client does)' : 'every delivery is acked by its client (one more message to the object)'}; each server is restarted before each scale workload (clean memory baseline). The floor column is the connect phase only (the floor cannot broadcast): what the runtime itself costs per socket. The reference runs only up to ${cfg.scaleRefMax} sockets (--scale-ref-max): beyond that it needs more CPU than this machine has at this rate. "marginal" = (CPU per push at this size − at the previous size) / added sockets.`,
     )
   }
   const buildChanged = kinds.includes('ours') && buildStamp() !== stampAtStart
   if (buildChanged) footer.push('NOTE: build/ changed during the run; ours ran a private copy of build/ taken at its start, so its figures are for the build at start.')
+  if (floorBuild?.built) footer.push(`The floor was built for this run (${floorBuild.reason}, ${floorBuild.seconds.toFixed(0)} s) before the servers started.`)
   const failures = results.filter((r) => !r.ok)
   for (const f of failures) footer.push(`FAILED: ${f.workload} on ${f.server} (round ${f.round}): ${f.error.split('\n')[0]}`)
 
   if (logCostRuns.length) {
-    const med = (k, f) => {
-      const v = logCostRuns.filter((r) => r.server === k).map(f).sort((a, b) => a - b)
-      return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
-    }
+    const med = (k, f) => median(logCostRuns.filter((r) => r.server === k).map(f))
     const info = med('ours', (r) => r.cpuPer1k)
     const quiet = med('ours-quiet', (r) => r.cpuPer1k)
     footer.unshift(
-      `Logging cost (ours, ${cfg.push1Events} single-event pushes, medians of ${opts.logCostRounds} alternating rounds, user-worker workerd CPU): ` +
-        `LOG_LEVEL=info (a "pushes" summary line per store every 10 s, refusals one by one) ${info.toFixed(3)} s per 1,000 events, LOG_LEVEL=error ${quiet.toFixed(3)} s; ` +
+      `Logging cost (ours, ${cfg.push1Events} single-event pushes, medians of ${opts.logCostRounds} alternating rounds, user-worker CPU): ` +
+        `LOG_LEVEL=info ${info.toFixed(3)} s per 1,000 events, LOG_LEVEL=error ${quiet.toFixed(3)} s; ` +
         `logging at info costs ${(((info - quiet) / quiet) * 100).toFixed(1)} % of push CPU.`,
     )
   }
 
-  const text = [...header, '', renderTable(rows), '', ...footer].join('\n')
+  const text = [...header, '', renderTable(rows), '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
   console.log(text)
 
   const outDir = path.join(BENCH, 'results')
@@ -221,17 +432,18 @@ const main = async () => {
     startedAt: startedAt.toISOString(),
     totalS,
     args: process.argv.slice(2),
-    build: { atStart: stampAtStart, changedDuringRun: buildChanged },
+    build: { atStart: stampAtStart, changedDuringRun: buildChanged, floor: floorBuild },
     counts: cfg,
     rounds: opts.rounds,
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAvgAtStart: loadAtStart, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAvgAtStart: loadAtStart, node: process.version, platform: `${os.platform()} ${os.release()}`, openFilesLimit: fdLimit },
     client: 'raw WebSocket (ws), JSON frames, Ack per Chunk, one Node process',
+    wasm,
+    restarts,
     servers: Object.fromEntries(
       kinds.map((k) => [
         k,
         {
           label: SERVER_SETUP[k].label,
-          config: path.relative(REPO, SOURCE_CONFIG[k]),
           vars: SERVER_SETUP[k].vars,
           readyMs: servers[k]?.readyMs,
           workerd: servers[k]?.procs,
@@ -240,10 +452,18 @@ const main = async () => {
       ]),
     ),
   }
-  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, table: text }, null, 2))
+  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, profiles, table: text }, null, 2))
   console.log(`\nJSON: ${path.relative(process.cwd(), outFile)}`)
-  for (const k of kinds) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
+  for (const k of Object.keys(servers)) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
   if (failures.length) process.exitCode = 1
+}
+
+function readVersion(rel) {
+  try {
+    return JSON.parse(readFileSync(path.join(REPO, rel), 'utf8')).version
+  } catch {
+    return '?'
+  }
 }
 
 main().catch((e) => {

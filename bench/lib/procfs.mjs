@@ -133,3 +133,37 @@ export const listeningPorts = (pid) => {
   }
   return [...new Set(ports)]
 }
+
+/**
+ * CPU seconds of `pid` split by thread: `main` = threads named like the process (workerd's event
+ * loop thread, where JS, Wasm, SQLite and socket I/O of the isolate run), `background` = the
+ * others (V8 platform workers: concurrent compilation/tier-up, concurrent GC). From schedstat (ns).
+ */
+export const threadCpuSeconds = (pid) => {
+  let tids
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return undefined
+  }
+  let main = 0
+  let background = 0
+  for (const tid of tids) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      if (comm === 'workerd') main += ns
+      else background += ns
+    } catch {}
+  }
+  return { main: main / 1e9, background: background / 1e9 }
+}
+
+/** Machine-wide CPU from /proc/stat: {busyS, totalS} (all CPUs; busy = user+nice+system+irq+softirq). */
+export const machineCpu = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const hz = ticksPerSecond()
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6]
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0)
+  return { busyS: busy / hz, totalS: total / hz, stealS: (f[7] ?? 0) / hz }
+}

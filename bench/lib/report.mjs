@@ -1,29 +1,104 @@
-// Builds the comparison table (ours vs reference) from the per-run results.
-
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
-  if (!v.length) return undefined
-  const m = v.length >> 1
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
-}
+// Builds the comparison table (ours, the floor object, the reference) from the per-run results.
+import { median } from './stats.mjs'
 
 const pct = (r) => (r.meter ? (100 * r.meter.clientCpuS) / r.meter.wallS : undefined)
 
-// Rows per workload: [label, accessor(result), better: 'higher' | 'lower' | undefined, kind?]
-const COMMON_TAIL = [
-  ['server CPU s per 1,000 events (all workerd)', (r) => r.cpuPer1kEventsS, 'lower'],
-  ['  of which the user-worker workerd', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+// The CPU Cloudflare would bill is the user-worker workerd's (Worker + Durable Object); wrangler's
+// proxy workerd exists only in local dev.
+const CPU_ROWS = [
+  ['CPU s per 1,000 events, user worker (billed)', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+  ['  of which V8 background threads', (r) => r.userWorkerBackgroundCpuPer1kEventsS, undefined],
+  ['  + wrangler proxy workerd (local only)', (r) => r.proxyCpuPer1kEventsS, undefined],
+  ['  = all workerd (as the old bench reported)', (r) => r.cpuPer1kEventsS, 'lower'],
+]
+const CONTEXT_ROWS = [
   ['peak RSS of workerd processes (MB)', (r) => r.meter?.peakRssMb, 'lower'],
   ['client CPU (% of one core)', pct, undefined],
-  ['machine load (1-min) at start', (r) => r.load1AtStart, undefined],
+  ['other processes on the machine (cores)', (r) => r.meter?.otherProcessesCores, undefined],
+]
+const COMMON_TAIL = [...CPU_ROWS, ...CONTEXT_ROWS, ['machine load (1-min) at start', (r) => r.load1AtStart, undefined]]
+
+const SCALE_ROWS = [
+  ['pushes sent (held back: server behind)', (r) => (r.extra?.pushes !== undefined ? `${r.extra.pushes} (${r.extra.held})` : undefined), undefined, 'text'],
+  ['push → all received p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
+  ['push → all received p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
+  ['push → one puller received p99 (ms)', (r) => r.extra?.perDeliveryLatencyMs?.p99, 'lower'],
+  ['push → Exit p50 (ms)', (r) => r.extra?.pushExitLatencyMs?.p50, 'lower'],
+  ['undelivered at the end', (r) => r.extra?.undelivered, 'lower'],
+  ['user-worker CPU per push (ms)', (r) => r.extra?.userWorkerCpuPerPushMs, 'lower'],
+  ['user-worker CPU per delivery, incl. its Ack (µs)', (r) => r.extra?.userWorkerCpuPerDeliveryUs, 'lower'],
+  ['  marginal: per delivery added since the previous size (µs)', (r) => r.extra?.marginalUserWorkerCpuPerDeliveryUs, 'lower'],
+  ['all workerd CPU per delivery (µs)', (r) => r.extra?.allWorkerdCpuPerDeliveryUs, 'lower'],
+  ['per push: CPU of proxy workerd / of this client (ms)', (r) => (r.extra?.clientCpuPerPushMs !== undefined ? `${r.extra.proxyCpuPerPushMs.toFixed(1)} / ${r.extra.clientCpuPerPushMs.toFixed(1)}` : undefined), undefined, 'text'],
+  ['connect: time to open all + first chunks (ms)', (r) => r.extra?.connectMs, 'lower'],
+  ['connect: user-worker CPU per socket (ms)', (r) => r.extra?.connectUserWorkerCpuPerSocketMs, 'lower'],
+  ['user-worker RSS: before → connected → peak (MB)', (r) => (r.extra?.rssBeforeMb !== undefined ? `${r.extra.rssBeforeMb.toFixed(0)} → ${r.extra.rssConnectedMb.toFixed(0)} → ${r.extra.peakUserWorkerRssMb.toFixed(0)}` : undefined), undefined, 'text'],
+  ['user-worker RSS per socket (KB)', (r) => r.extra?.rssPerSocketKb, 'lower'],
+  ['client CPU (% of one core)', (r) => r.extra?.clientCpuPct, undefined],
+  ['other processes on the machine (cores)', (r) => (r.extra?.connectOnly ? undefined : r.meter?.otherProcessesCores), undefined],
 ]
 
+const STORES_ROWS = [
+  ['pushes sent (held back: server behind)', (r) => (r.extra?.pushes !== undefined ? `${r.extra.pushes} (${r.extra.held})` : undefined), undefined, 'text'],
+  ['steady: events/s pushed (all stores)', (r) => r.eventsPerS, 'higher'],
+  ['steady: deliveries/s', (r) => r.extra?.deliveriesPerS, 'higher'],
+  ['steady: push → both pullers received p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
+  ['steady: push → both pullers received p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
+  ['steady: push → Exit p99 (ms)', (r) => r.extra?.pushExitLatencyMs?.p99, 'lower'],
+  ['steady: undelivered at the end', (r) => r.extra?.undelivered, 'lower'],
+  ['steady: CPU s per 1,000 events, user worker (billed)', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+  ['steady: CPU s per 1,000 events, all workerd', (r) => r.cpuPer1kEventsS, 'lower'],
+  ['closed loop: events/s (one push in flight per store)', (r) => r.extra?.burst?.eventsPerS, 'higher'],
+  ['closed loop: push → Exit p99 (ms)', (r) => r.extra?.burst?.pushExitLatencyMs?.p99, 'lower'],
+  ['closed loop: CPU s per 1,000 events, user worker', (r) => r.extra?.burst?.userWorkerCpuPer1kEventsS, 'lower'],
+  ['closed loop: client CPU (% of one core)', (r) => r.extra?.burst?.clientCpuPct, undefined],
+  ['connect: time to open all + first chunks (ms)', (r) => r.extra?.connectMs, 'lower'],
+  ['user-worker RSS: before → connected → peak (MB)', (r) => (r.extra?.rssBeforeMb !== undefined ? `${r.extra.rssBeforeMb.toFixed(0)} → ${r.extra.rssConnectedMb.toFixed(0)} → ${r.extra.peakUserWorkerRssMb.toFixed(0)}` : undefined), undefined, 'text'],
+  ['client CPU (% of one core)', (r) => r.extra?.clientCpuPct, undefined],
+  ['other processes on the machine (cores)', (r) => r.meter?.otherProcessesCores, undefined],
+]
+
+const range = (r) => (r.userWorkerCpuPer1kRange ? `${r.userWorkerCpuPer1kRange[0].toFixed(2)}–${r.userWorkerCpuPer1kRange[1].toFixed(2)}` : undefined)
+
+// Rows per workload: [label, accessor(result), better: 'higher' | 'lower' | undefined, kind?]
 export const ROWS = {
+  push1cold: [
+    ['CPU s per 1,000 events, user worker (billed): rep 1 = cold', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+    ['  rep 2', (r) => r.extra?.reps?.[1]?.userWorkerCpuPer1kEventsS, 'lower'],
+    ['  rep 3', (r) => r.extra?.reps?.[2]?.userWorkerCpuPer1kEventsS, 'lower'],
+    ['  rep 1: of which V8 background threads', (r) => r.userWorkerBackgroundCpuPer1kEventsS, undefined],
+    ['  rep 1: + wrangler proxy workerd (local only)', (r) => r.proxyCpuPer1kEventsS, undefined],
+    ['  rep 1: = all workerd', (r) => r.cpuPer1kEventsS, 'lower'],
+    ['  rep 1..3: all workerd', (r) => r.extra?.reps?.map((x) => x.cpuPer1kEventsS.toFixed(2)).join(' / '), undefined, 'text'],
+    ['first 250 pushes: user worker CPU s per 1,000', (r) => r.extra?.firstBlockUserWorkerCpuPer1kS, 'lower'],
+    ['very first push: latency (ms)', (r) => r.extra?.firstPushMs, 'lower'],
+    ['very first push: user-worker CPU (ms)', (r) => r.extra?.firstPushUserWorkerCpuMs, 'lower'],
+    ['rep 1: wall time (s)', (r) => r.wallS, 'lower'],
+    ...CONTEXT_ROWS,
+  ],
   push1: [
     ['events/s', (r) => r.eventsPerS, 'higher'],
     ['push latency p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
     ['push latency p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
-    ...COMMON_TAIL,
+    ...CPU_ROWS,
+    ['user worker CPU per 1,000: range over the blocks', range, undefined, 'text'],
+    ['user worker CPU per 1,000: whole run (sum of blocks)', (r) => r.total?.userWorkerCpuPer1kEventsS, 'lower'],
+    ...CONTEXT_ROWS,
+    ['machine load (1-min) at start', (r) => r.load1AtStart, undefined],
+  ],
+  push1paced: [
+    ['push latency p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
+    ...CPU_ROWS,
+    ['user worker CPU per 1,000: range over the blocks', range, undefined, 'text'],
+    ...CONTEXT_ROWS,
+  ],
+  push1live: [
+    ['events/s', (r) => r.eventsPerS, 'higher'],
+    ['push latency p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
+    ['push latency p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
+    ...CPU_ROWS,
+    ['user worker CPU per 1,000: range over the blocks', range, undefined, 'text'],
+    ...CONTEXT_ROWS,
   ],
   push100: [
     ['events/s', (r) => r.eventsPerS, 'higher'],
@@ -43,24 +118,46 @@ export const ROWS = {
     ['push → all pullers received p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
     ['push → one puller received p50 (ms)', (r) => r.extra?.perDeliveryLatencyMs?.p50, 'lower'],
     ['push → Exit p50 (ms)', (r) => r.extra?.pushExitLatencyMs?.p50, 'lower'],
-    ['server CPU s per 1,000 delivered events', (r) => r.cpuPer1kEventsS, 'lower'],
-    ['  of which the user-worker workerd', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
-    ...COMMON_TAIL.slice(2),
+    ['CPU s per 1,000 deliveries, user worker (billed)', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+    ['  = all workerd', (r) => r.cpuPer1kEventsS, 'lower'],
+    ...CONTEXT_ROWS,
   ],
   idle: [
     ['idle period (s)', (r) => r.extra?.idleS, undefined],
     ['first push after idle: latency (ms)', (r) => r.latencyMs?.idlePush, 'lower'],
     ['warm push latency p50 before idle (ms)', (r) => r.latencyMs?.warmP50, 'lower'],
     ['push latency p50 right after (ms)', (r) => r.latencyMs?.afterIdleP50, 'lower'],
-    ['server CPU of the first push after idle (ms)', (r) => r.extra?.idlePushCpuMs, 'lower'],
-    ['server CPU per warm push (ms)', (r) => r.extra?.warmCpuPerPushMs, 'lower'],
-    ['server CPU during the idle period (s)', (r) => r.extra?.cpuDuringIdleS, undefined],
+    ['all-workerd CPU of the first push after idle (ms)', (r) => r.extra?.idlePushCpuMs, 'lower'],
+    ['all-workerd CPU per warm push (ms)', (r) => r.extra?.warmCpuPerPushMs, 'lower'],
+    ['all-workerd CPU during the idle period (s)', (r) => r.extra?.cpuDuringIdleS, undefined],
     ['very first push on a fresh object: latency (ms)', (r) => r.latencyMs?.freshObjectPush, 'lower'],
-    ['very first push on a fresh object: server CPU (ms)', (r) => r.extra?.freshObjectPushCpuMs, 'lower'],
-    ['object hibernated/evicted while idle', (r) => r.extra?.evicted, undefined, 'bool'],
+    ['very first push on a fresh object: all-workerd CPU (ms)', (r) => r.extra?.freshObjectPushCpuMs, 'lower'],
+    ['object hibernated/evicted while idle (heap snapshots)', (r) => r.extra?.evicted, undefined, 'bool'],
     ['machine load (1-min) at start', (r) => r.load1AtStart, undefined],
   ],
+  wake: [
+    ['idle period (s)', (r) => r.extra?.idleS, undefined],
+    ['(a) evicted (new instance in the log), no socket open', (r) => r.extra?.evictedA, undefined, 'bool'],
+    ['(a) new socket: connect → first pull response (ms)', (r) => r.latencyMs?.connectToFirstPull, 'lower'],
+    ['(a)   of which the WebSocket upgrade (ms)', (r) => r.latencyMs?.connectOpen, 'lower'],
+    ['(a)   user-worker CPU, main thread (ms)', (r) => r.extra?.connectMainThreadCpuMs, 'lower'],
+    ['(a)   user-worker CPU, all threads (ms)', (r) => r.extra?.connectCpuMs, 'lower'],
+    ['(a) same, object in use: connect → first pull (ms)', (r) => r.latencyMs?.warmConnectToFirstPull, 'lower'],
+    ['(a)   user-worker CPU, object in use (ms)', (r) => r.extra?.warmConnectCpuMs, 'lower'],
+    ['(b) evicted (new instance in the log), socket open', (r) => r.extra?.evictedB, undefined, 'bool'],
+    ['(b) socket opened before: push → Exit (ms)', (r) => r.latencyMs?.pushToAck, 'lower'],
+    ['(b)   user-worker CPU, main thread (ms)', (r) => r.extra?.pushMainThreadCpuMs, 'lower'],
+    ['(b)   user-worker CPU, all threads (ms)', (r) => r.extra?.pushCpuMs, 'lower'],
+    ['(b) same, object in use: push → Exit (ms)', (r) => r.latencyMs?.warmPushToAck, 'lower'],
+    ['(b)   user-worker CPU, object in use (ms)', (r) => r.extra?.warmPushCpuMs, 'lower'],
+    ['Wasm module: raw (KB)', (r) => r.wasm?.rawKb, 'lower'],
+    ['Wasm module: gzip -9 (KB)', (r) => r.wasm?.gzipKb, 'lower'],
+    ['Wasm compile, V8 default lazy (ms, Node 22)', (r) => r.wasm?.lazyCompileMs, 'lower'],
+    ['Wasm compile, all functions Liftoff (ms, Node 22)', (r) => r.wasm?.eagerCompileMs, 'lower'],
+    ['Wasm compile, all functions TurboFan (ms, Node 22)', (r) => r.wasm?.turbofanCompileMs, 'lower'],
+  ],
 }
+export const rowsFor = (key) => ROWS[key] ?? (key.startsWith('scale') ? SCALE_ROWS : key.startsWith('stores') ? STORES_ROWS : [])
 
 const fmt = (v, kind) => {
   if (v === undefined || v === null) return '-'
@@ -74,55 +171,72 @@ const fmt = (v, kind) => {
   return v.toFixed(3)
 }
 
-/** Summary rows: [{workload, metric, ours, ref, ratio, verdict}] (values = median over rounds). */
+const verdictOf = (ours, other, better, name) => {
+  if (!better || !(ours > 0) || !(other > 0)) return ''
+  const oursBetter = better === 'higher' ? ours > other : ours < other
+  const factor = better === 'higher' ? (oursBetter ? ours / other : other / ours) : oursBetter ? other / ours : ours / other
+  return factor < 1.05 ? 'about equal' : `${oursBetter ? 'ours' : name} ${factor.toFixed(1)}x better`
+}
+
+/** Summary rows: [{section} | {metric, ours, floor, ref, toFloor, toRef, verdict}] (values = median over rounds). */
 export const summarize = (workloads, cfg, results) => {
   const rows = []
   for (const w of workloads) {
-    const title = w.title(cfg)
+    rows.push({ section: `${w.index}. ${w.title(cfg)}` })
     const runs = (kind) => results.filter((r) => r.workload === w.key && r.server === kind)
     const okRuns = (kind) => runs(kind).filter((r) => r.ok)
     const failed = (kind) => runs(kind).length > 0 && okRuns(kind).length === 0
-    rows.push({ section: `${w.index}. ${title}` })
-    for (const [label, get, better, kind] of ROWS[w.key]) {
+    for (const [label, get, better, kind] of rowsFor(w.key)) {
       const val = (k) => {
         if (failed(k)) return 'FAIL'
         const vs = okRuns(k).map(get)
         if (kind === 'bool') {
-          const known = vs.filter((v) => typeof v === 'boolean')
+          const known = vs.filter((v) => typeof v === 'boolean' || v === 'mixed')
           if (!known.length) return undefined
           return known.every((v) => v === known[0]) ? known[0] : 'mixed'
         }
+        if (kind === 'text') return vs.filter((v) => v !== undefined).join(' | ') || undefined
         return median(vs)
       }
       const ours = val('ours')
+      const floor = val('floor')
       const ref = val('ref')
-      let ratio
-      let verdict = ''
-      if (typeof ours === 'number' && typeof ref === 'number' && ref !== 0 && kind !== 'bool') {
-        ratio = ours / ref
-        if (better && ours > 0) {
-          const oursBetter = better === 'higher' ? ours > ref : ours < ref
-          const factor = better === 'higher' ? (oursBetter ? ours / ref : ref / ours) : oursBetter ? ref / ours : ours / ref
-          verdict = factor < 1.05 ? 'about equal' : `${oursBetter ? 'ours' : 'ref'} ${factor.toFixed(1)}x better`
-        }
-      }
-      rows.push({ metric: label, ours, ref, ratio, verdict, kind, better })
+      const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b !== 0 && kind !== 'bool' && kind !== 'text' ? a / b : undefined)
+      rows.push({
+        metric: label,
+        ours,
+        floor,
+        ref,
+        toFloor: better ? ratio(ours, floor) : undefined,
+        toRef: ratio(ours, ref),
+        verdict: typeof ours === 'number' && typeof ref === 'number' ? verdictOf(ours, ref, better, 'ref') : '',
+        kind,
+        better,
+      })
     }
   }
   return rows
 }
 
 export const renderTable = (rows) => {
-  const head = ['workload / metric', 'ours', 'reference', 'ours/ref', '']
+  const head = ['workload / metric', 'ours', 'floor', 'reference', 'ours/floor', 'ours/ref', '']
   const body = rows.map((r) =>
     r.section !== undefined
       ? [r.section]
-      : ['   ' + r.metric, fmt(r.ours, r.kind), fmt(r.ref, r.kind), r.ratio === undefined ? '-' : r.ratio.toFixed(2), r.verdict],
+      : [
+          '   ' + r.metric,
+          fmt(r.ours, r.kind),
+          fmt(r.floor, r.kind),
+          fmt(r.ref, r.kind),
+          r.toFloor === undefined ? '' : r.toFloor.toFixed(2),
+          r.toRef === undefined ? '-' : r.toRef.toFixed(2),
+          r.verdict,
+        ],
   )
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((b) => b.length > 1).map((b) => (b[i] ?? '').length)))
   const line = (cells) =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === 4 ? c : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === 6 ? c : c.padStart(widths[i])))
       .join('  ')
       .trimEnd()
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')]

@@ -1,27 +1,15 @@
 // The benchmark workloads. Each one runs on a fresh store (a fresh Durable Object) and meters only
 // its measured phase (seeding and socket setup are excluded unless stated).
-import { randomBytes } from 'node:crypto'
-
 import { countDiff, findInspectorUrl, workerdObjectCounts } from './inspector.mjs'
 import { loadAvg } from './procfs.mjs'
+import { push1, push1Cold, push1Live, push1Paced } from './push.mjs'
 import { RpcSocket, eventRange, makeEvent } from './rpc-client.mjs'
+import { scaleOne, scaleRateFor, stores } from './scale.mjs'
 import { sleep, startMeter } from './server.mjs'
+import { freshStoreId, percentiles } from './stats.mjs'
+import { wake } from './wake.mjs'
 
-export const freshStoreId = (label) => `bench-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
-
-export const percentiles = (values) => {
-  if (!values.length) return undefined
-  const s = Float64Array.from(values).sort()
-  const at = (p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
-  return {
-    n: s.length,
-    p50: at(50),
-    p90: at(90),
-    p99: at(99),
-    max: s[s.length - 1],
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-  }
-}
+export { freshStoreId, percentiles }
 
 /** Runs `fn` between a meter start and stop; returns {meter, value, load1AtStart}. */
 const measured = async (server, fn) => {
@@ -44,6 +32,8 @@ const finish = ({ events, wallS, latencyMs, meter, load1AtStart, extra }) => ({
   latencyMs,
   cpuPer1kEventsS: (meter.serverCpuS / events) * 1000,
   userWorkerCpuPer1kEventsS: (meter.serverUserWorkerCpuS / events) * 1000,
+  userWorkerBackgroundCpuPer1kEventsS: (meter.serverUserWorkerBackgroundCpuS / events) * 1000,
+  proxyCpuPer1kEventsS: (meter.serverProxyCpuS / events) * 1000,
   meter,
   load1AtStart,
   extra,
@@ -76,6 +66,7 @@ const pushSequential = async (server, { total, perPush, label }) => {
   }
 }
 
+/** push1 on one server alone, in one go (the logging-cost comparison). */
 export const pushSingle = (server, cfg) => pushSequential(server, { total: cfg.push1Events, perPush: 1, label: 'push1' })
 
 export const pushBatch = (server, cfg) =>
@@ -336,12 +327,19 @@ export const idlePush = async (server, cfg) => {
   }
 }
 
-/** Short warm-up so both servers are measured with compiled code (JIT / Wasm tier-up). */
-export const warmUp = async (server) => {
+/**
+ * Short warm-up so the servers are measured with compiled code (JIT / Wasm tier-up). The floor
+ * object only knows one thing (insert and reply): it gets single pushes only.
+ */
+export const warmUp = async (server, { pushesOnly = false } = {}) => {
   const storeId = freshStoreId('warmup')
   const sock = await RpcSocket.open(server.wsUrl, storeId)
   try {
     let seq = 0
+    if (pushesOnly) {
+      for (let i = 0; i < 1000; i++) await sock.push([makeEvent(++seq)])
+      return
+    }
     for (let i = 0; i < 150; i++) await sock.push([makeEvent(++seq)])
     for (let i = 0; i < 10; i++) await sock.push(eventRange(seq + 1, (seq += 100)))
     const live = await RpcSocket.open(server.wsUrl, storeId)
@@ -354,14 +352,74 @@ export const warmUp = async (server) => {
   }
 }
 
-export const WORKLOADS = [
-  { key: 'push1', title: (c) => `push ${c.push1Events} events, 1 per push (sequential)`, run: pushSingle },
-  { key: 'push100', title: (c) => `push ${c.push100Events} events, 100 per push (sequential)`, run: pushBatch },
-  { key: 'pull', title: (c) => `cold non-live pull of ${c.pullEvents} events (new socket)`, run: pullCold },
+/**
+ * The workloads, in the order they run. `servers`: which server kinds run it (of those started).
+ * `runAll(servers, cfg)` runs on all of them together (interleaved or side by side) and returns
+ * {kind: result}; `run(server, cfg)` runs on one server, the servers taking turns. `once`: one
+ * round whatever --rounds says. `cold`: needs servers on which nothing ran yet (runs first).
+ * `fresh`: each server is restarted (and warmed up) right before it runs this workload, so that
+ * its memory figures start from a clean process.
+ * `group`: selecting the group name (e.g. `scale`) selects all its members.
+ */
+export const workloadList = (cfg) => [
+  {
+    key: 'push1cold',
+    title: (c) => `cold: ${c.coldReps} × ${c.push1Events} single-event pushes on servers that just started (rep 1 shown)`,
+    servers: ['ours', 'floor', 'ref'],
+    runAll: push1Cold,
+    once: true,
+    cold: true,
+  },
+  {
+    key: 'push1',
+    title: (c) => `warm: push ${c.push1Events} events, 1 per push (sequential), ${c.push1Blocks} interleaved blocks`,
+    servers: ['ours', 'floor', 'ref'],
+    runAll: push1,
+  },
+  {
+    key: 'push1paced',
+    title: (c) => `warm, paced: push ${c.pacedEvents} events, 1 per push, ${c.pacedGapMs} ms of silence after each Exit, ${c.push1Blocks} interleaved blocks`,
+    servers: ['ours', 'floor', 'ref'],
+    runAll: push1Paced,
+  },
+  {
+    key: 'push1live',
+    title: (c) => `warm: push ${c.push1Events} events, 1 per push, the pushing socket also holds a live pull (published-client shape)`,
+    servers: ['ours', 'ref'],
+    runAll: push1Live,
+  },
+  { key: 'push100', title: (c) => `push ${c.push100Events} events, 100 per push (sequential)`, servers: ['ours', 'ref'], run: pushBatch },
+  { key: 'pull', title: (c) => `cold non-live pull of ${c.pullEvents} events (new socket)`, servers: ['ours', 'ref'], run: pullCold },
   {
     key: 'fanout',
-    title: (c) => `${c.fanoutPullers} live pullers, ${c.fanoutPushes} single-event pushes from another socket`,
+    title: (c) => `${c.fanoutPullers} live pullers, ${c.fanoutPushes} single-event pushes from another socket (closed loop)`,
+    servers: ['ours', 'ref'],
     run: fanout,
   },
-  { key: 'idle', title: (c) => `first push after ${c.idleMs / 1000} s idle`, run: idlePush, once: true },
+  { key: 'idle', title: (c) => `first push after ${c.idleMs / 1000} s idle`, servers: ['ours', 'ref'], run: idlePush, once: true },
+  {
+    key: 'wake',
+    title: (c) => `wake: first message after ${c.wakeIdleMs / 1000} s without traffic (medians of ${c.wakeReps})`,
+    servers: ['ours', 'floor', 'ref'],
+    runAll: wake,
+    once: true,
+  },
+  ...cfg.scaleSockets.map((n) => ({
+    key: `scale${n}`,
+    group: 'scale',
+    title: (c) => `one store, ${n.toLocaleString('en-US')} live pulls, 1 pusher: ${c.scalePushes} pushes at ${+scaleRateFor(c, n).toFixed(2)}/s (open loop)`,
+    servers: n <= cfg.scaleRefMax ? ['ours', 'floor', 'ref'] : ['ours', 'floor'],
+    run: (server, c) => scaleOne(server, c, n, { connectOnly: server.kind === 'floor' }),
+    once: true,
+    fresh: true,
+  })),
+  {
+    key: `stores${cfg.stores}`,
+    group: 'stores',
+    title: (c) => `${c.stores} stores in parallel, each 1 pusher at ${c.storesRate}/s + ${c.storePullers} live pulls, ${c.storesSeconds} s; then ${c.storesBurstSeconds} s closed loop`,
+    servers: cfg.storesRef ? ['ours', 'ref'] : ['ours'],
+    run: stores,
+    once: true,
+    fresh: true,
+  },
 ]

@@ -1,6 +1,7 @@
 // Starts and stops a sync server under local `wrangler dev` (workerd): ours (the Rust worker in
-// build/) or ref (the published @livestore/sync-cf@0.4.0 in tests/reference/). Shared by the e2e
-// harness and the benchmark, so it holds process handling only (no test framework, no client).
+// build/), ref (the published @livestore/sync-cf@0.4.0 in tests/reference/) or floor (the
+// benchmark's minimal Durable Object in bench/floor/build, see bench/lib/floor.mjs). Shared by the
+// e2e harness and the benchmark, so it holds process handling only (no test framework, no client).
 import { spawn } from 'node:child_process'
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -14,6 +15,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const SOURCE_CONFIG = {
   ours: path.join(REPO, 'wrangler.toml'),
   ref: path.join(REPO, 'tests/reference/wrangler.toml'),
+  floor: path.join(REPO, 'bench/floor/wrangler.toml'),
 }
 
 /** The reference with its D1 storage option (`tests/reference/worker-d1.ts`). */
@@ -145,20 +147,23 @@ const withVars = (text, vars) => {
 }
 
 /**
- * A private copy of build/ plus a wrangler.toml for it without the [build] table(s): wrangler dev
- * re-runs the custom build and reloads the worker (dropping every socket with 1006) when a file
- * under src/ or its entry module changes, so a running server must not see a rebuild.
+ * A private copy of a build/ folder plus a wrangler.toml for it without the [build] table(s):
+ * wrangler dev re-runs the custom build and reloads the worker (dropping every socket with 1006)
+ * when a file under src/ or its entry module changes, so a running server must not see a rebuild.
+ * `kind` 'ours' copies build/ and wrangler.toml; 'floor' copies bench/floor/build and its config.
  * Returns the config path; its folder is the snapshot.
  */
-const snapshotOurBuild = (prefix, { d1 = false, entry } = {}) => {
+const snapshotBuild = (prefix, { kind = 'ours', d1 = false, entry } = {}) => {
   const dir = tempDir(prefix)
-  cpSync(path.join(REPO, 'build'), path.join(dir, 'build'), { recursive: true })
-  const text = readFileSync(SOURCE_CONFIG.ours, 'utf8')
-  // the entry module: the config's `main` (build/index.js today), or `entry`; an entry outside
-  // build/ (a JS module importing ../build/index.js, e.g. js/entry.mjs) is copied with its folder
+  const sourceConfig = SOURCE_CONFIG[kind]
+  const root = path.dirname(sourceConfig)
+  cpSync(path.join(root, 'build'), path.join(dir, 'build'), { recursive: true })
+  const text = readFileSync(sourceConfig, 'utf8')
+  // the entry module: the config's `main`, or `entry`; an entry outside build/ (js/entry.mjs,
+  // which imports ../build/index.js) is copied with its folder
   const main = entry ?? text.match(/^\s*main\s*=\s*"([^"]+)"/m)?.[1] ?? 'build/index.js'
   const top = path.normalize(main).split(path.sep)[0]
-  if (top !== 'build') cpSync(path.join(REPO, top), path.join(dir, top), { recursive: true })
+  if (top !== 'build') cpSync(path.join(root, top), path.join(dir, top), { recursive: true })
   const out = []
   let skipping = false
   for (const line of text.split('\n')) {
@@ -208,7 +213,9 @@ const tail = (file, n = 40) => {
  * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
  *
  * @param {object} o
- * @param {'ours'|'ref'} o.kind
+ * @param {'ours'|'ref'|'floor'} o.kind  (floor: build it first, bench/lib/floor.mjs)
+ * @param {string} [o.config] ref only: another wrangler.toml for the reference (the benchmark's
+ *   bench/reference/wrangler.toml, which logs one line per object instance)
  * @param {number} [o.port] defaults to a free port
  * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
@@ -236,15 +243,19 @@ export const startServer = async ({
   keepLogs = false,
   tag = 'wrangler',
   d1 = false,
-  sourceConfig,
+  config: refConfig,
+  sourceConfig = refConfig,
   primaryConfigs = [],
   patchServerConfig,
   ourEntry,
 } = {}) => {
-  if (kind !== 'ours' && kind !== 'ref') throw new Error(`unknown server kind ${kind}`)
-  if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig is for the ref kind only')
+  if (!SOURCE_CONFIG[kind]) throw new Error(`unknown server kind ${kind}`)
+  if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig (config) is for the ref kind only')
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
+  }
+  if (kind === 'floor' && !existsSync(path.join(REPO, 'bench/floor/build/index.js'))) {
+    throw new Error('bench/floor/build/index.js is missing: build the floor first (bench/lib/floor.mjs)')
   }
   installExitCleanup()
   port ??= await freePort()
@@ -262,8 +273,8 @@ export const startServer = async ({
   const needsCopy = multi || patchServerConfig !== undefined
   let config
   let configDir // temp folder holding the config copy, removed on stop
-  if (kind === 'ours') {
-    config = snapshotOurBuild(`${tag}-ours-build-`, { d1, entry: ourEntry })
+  if (kind === 'ours' || kind === 'floor') {
+    config = snapshotBuild(`${tag}-${kind}-build-`, { kind, d1, entry: kind === 'ours' ? ourEntry : undefined })
     configDir = path.dirname(config)
     if (needsCopy) writeFileSync(config, patch(readFileSync(config, 'utf8')))
   } else if (needsCopy) {
