@@ -455,8 +455,16 @@ fn a_push_either_stores_exactly_its_events_or_changes_nothing() {
             let r = &o.replies[0];
             let after = log_of(&s);
             if r["exit"]["_tag"] == "Success" {
-                // what was sent, parsed independently of the server
-                let sent: Value = serde_json::from_str(&frame).unwrap();
+                // what was sent, parsed independently of the server (a random byte can make a
+                // number too large for serde_json's Value, e.g. 1e300 → 1e309: valid JSON the
+                // server stores as text; such a case is set aside)
+                let sent: Value = match serde_json::from_str(&frame) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        reached.hit("success: a number beyond f64 (not compared)");
+                        return Ok(());
+                    }
+                };
                 let batch = sent["payload"]["batch"].as_array().unwrap();
                 if batch.is_empty() {
                     reached.hit("success: empty batch");

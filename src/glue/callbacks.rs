@@ -50,11 +50,15 @@ impl SyncBackendDO {
     fn subscriber_rows(&self) -> Result<Vec<RpcSubscription>, String> {
         let sql = self.state.storage().sql();
         // the table is made by the first subscription: a store without DO-RPC clients gets none
-        let exists = rows(&sql, schema::TABLE_EXISTS, vec![schema::RPC_SUBSCRIBERS.into()])
-            .map_err(|e| e.0)?
-            .first()
-            .and_then(|r| int(r.first()?))
-            .unwrap_or(0)
+        let exists = rows(
+            &sql,
+            schema::TABLE_EXISTS,
+            vec![schema::RPC_SUBSCRIBERS.into()],
+        )
+        .map_err(|e| e.0)?
+        .first()
+        .and_then(|r| int(r.first()?))
+        .unwrap_or(0)
             > 0;
         if !exists {
             return Ok(Vec::new());

@@ -10,7 +10,7 @@ use crate::auth::{parse_leeway, EXPIRES_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::log::{Level, Line};
-use crate::protocol::rpc::{self, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
+use crate::protocol::rpc::{self, ClientMessage, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
 use crate::sync::activity::{Activity, PushTally};
 use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
@@ -38,7 +38,7 @@ fn now_ms() -> i64 {
 }
 
 pub(super) fn now_iso() -> String {
-    String::from(js_sys::Date::new_0().to_iso_string())
+    crate::time::iso_utc(now_ms())
 }
 
 /// A short random name for this instance of the object, in its log lines: a new name after a
@@ -187,8 +187,8 @@ impl SyncBackendDO {
         transport: Transport,
         activity: &Activity,
     ) {
-        let line = activity.log_line(store_id, transport);
-        if self.logger.enabled(line.level()) {
+        if self.logger.enabled(activity.level()) {
+            let line = activity.log_line(store_id, transport);
             self.logger.write(line.str("instance", &self.instance));
         }
         if let Some(summary) = self.tally.borrow_mut().record(activity, now_ms(), store_id) {
@@ -473,7 +473,8 @@ impl DurableObject for SyncBackendDO {
         }
         // The client acks every chunk, broadcasts included: skip loading the store (a reload
         // after an eviction) for messages that cannot need it.
-        if !attachment.connection.needs_store(&text) {
+        let message = ClientMessage::decode(&text);
+        if !attachment.connection.needs_store_for(&message) {
             return Ok(());
         }
         let mut conn = std::mem::take(&mut attachment.connection);
@@ -482,19 +483,25 @@ impl DurableObject for SyncBackendDO {
         let store_id = attachment.store_id.clone();
         let outcome = match self.opened(&mut slot, &store_id).await {
             Ok(store) => Ok(store
-                .handle_message(Transport::WebSocket, &mut conn, &text, &now_iso, &mut |o| {
-                    match o {
-                        Output::Reply(frame) => {
-                            let _ = ws.send_with_str(frame);
+                .handle_decoded(
+                    Transport::WebSocket,
+                    &mut conn,
+                    message,
+                    &now_iso,
+                    &mut |o| {
+                        match o {
+                            Output::Reply(frame) => {
+                                let _ = ws.send_with_str(frame);
+                            }
+                            Output::Broadcast(response) => self.broadcast(&response),
+                            Output::Activity(a) => {
+                                self.record_activity(&store_id, Transport::WebSocket, &a)
+                            }
+                            // only DO-RPC pulls subscribe
+                            Output::Subscribe(_) => {}
                         }
-                        Output::Broadcast(response) => self.broadcast(&response),
-                        Output::Activity(a) => {
-                            self.record_activity(&store_id, Transport::WebSocket, &a)
-                        }
-                        // only DO-RPC pulls subscribe
-                        Output::Subscribe(_) => {}
-                    }
-                })
+                    },
+                )
                 .await),
             Err(e) => Err(e),
         };

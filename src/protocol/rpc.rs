@@ -39,28 +39,19 @@ impl RequestId {
     }
 }
 
-/// Stored as the id's JSON value (a string or a number) in socket attachments. Goes through
-/// `serde_json::Value` rather than `RawValue`, which serde cannot buffer (as `#[serde(flatten)]`
-/// does); a re-encoded string id is the same string to the client.
+/// Stored as the id's JSON value (a string or a number) in socket attachments, and read back
+/// verbatim.
 impl serde::Serialize for RequestId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        value.serialize(serializer)
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for RequestId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        match value {
-            serde_json::Value::String(_) | serde_json::Value::Number(_) => {
-                Ok(RequestId(value.to_string()))
-            }
-            other => Err(serde::de::Error::custom(format!(
-                "Invalid request id: {other}"
-            ))),
-        }
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        RequestId::from_raw(&raw).map_err(serde::de::Error::custom)
     }
 }
 

@@ -50,15 +50,22 @@ impl Activity {
     /// pulls at `debug` (never a line per pulled event). At `info`, accepted pushes are counted in
     /// a [`PushTally`] summary instead: a console line costs about as much CPU as a push (measured
     /// by `npm run bench`), so one per push would make logging the dominant cost.
+    /// The level of [`Self::log_line`], known without building the line.
+    pub fn level(&self) -> Level {
+        match self {
+            Activity::Push { outcome, .. } => match outcome {
+                Ok(_) => Level::Debug,
+                Err(r) if r.0 == "ServerAheadError" => Level::Debug,
+                Err(_) => Level::Warn,
+            },
+            Activity::Pull { .. } => Level::Debug,
+        }
+    }
+
     pub fn log_line(&self, store: &str, transport: Transport) -> Line {
         match self {
             Activity::Push { events, outcome } => {
-                let level = match outcome {
-                    Ok(_) => Level::Debug,
-                    Err(r) if r.0 == "ServerAheadError" => Level::Debug,
-                    Err(_) => Level::Warn,
-                };
-                let line = Line::new(level, "push")
+                let line = Line::new(self.level(), "push")
                     .str("store", store)
                     .str("transport", transport.as_str())
                     .int("events", *events as i64);
@@ -71,7 +78,7 @@ impl Activity {
                 after,
                 events,
                 live,
-            } => Line::new(Level::Debug, "pull")
+            } => Line::new(self.level(), "pull")
                 .str("store", store)
                 .str("transport", transport.as_str())
                 .int("after", *after)

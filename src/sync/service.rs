@@ -17,7 +17,7 @@ use crate::protocol::messages::{
     decode_payload, encode_pull_response, CallerContext, Event, EventView, PageInfo, PullRequest,
     PushRequest, SyncError, HTTP_PONG, PUSH_ACK,
 };
-use crate::protocol::rpc::{self, ClientMessage, RequestId, RpcRequest, PONG_FRAME};
+use crate::protocol::rpc::{self, ClientMessage, FrameError, RequestId, RpcRequest, PONG_FRAME};
 
 use serde::{Deserialize, Serialize};
 
@@ -208,8 +208,12 @@ impl Connection {
     /// socket is paced by Acks (the Acks of broadcasts need nothing). Decoding a frame is cheap;
     /// loading the store after an eviction is not.
     pub fn needs_store(&self, text: &str) -> bool {
-        !(self.pending_pulls.is_empty()
-            && matches!(ClientMessage::decode(text), Ok(ClientMessage::Ack(_))))
+        self.needs_store_for(&ClientMessage::decode(text))
+    }
+
+    /// [`Self::needs_store`] of a message decoded already.
+    pub fn needs_store_for(&self, message: &Result<ClientMessage<'_>, FrameError>) -> bool {
+        !(self.pending_pulls.is_empty() && matches!(message, Ok(ClientMessage::Ack(_))))
     }
 
     fn uses(&self, id: &RequestId) -> bool {
@@ -266,7 +270,21 @@ impl<L: EventLog> Store<L> {
         now: &dyn Fn() -> String,
         out: &mut dyn FnMut(Output),
     ) -> bool {
-        let message = match ClientMessage::decode(text) {
+        self.handle_decoded(transport, conn, ClientMessage::decode(text), now, out)
+            .await
+    }
+
+    /// [`Self::handle_message`] of a message decoded already (the glue decodes a frame once, to
+    /// see whether it needs the store at all).
+    pub async fn handle_decoded(
+        &mut self,
+        transport: Transport,
+        conn: &mut Connection,
+        message: Result<ClientMessage<'_>, FrameError>,
+        now: &dyn Fn() -> String,
+        out: &mut dyn FnMut(Output),
+    ) -> bool {
+        let message = match message {
             Ok(m) => m,
             Err(e) => {
                 out(Output::Reply(rpc::defect_frame(&e.0)));

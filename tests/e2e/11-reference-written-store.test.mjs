@@ -1,5 +1,6 @@
 // Data compatibility: a store written by the published reference server (@livestore/sync-cf@0.4.0)
-// on a --persist-to folder is pulled intact by our server started on the same folder.
+// on a --persist-to folder is pulled intact by our server started on the same folder, and a store
+// written by ours is served by the reference (a user can go back).
 //
 // Both wrangler configs use the worker name `livestore-sync-rs` and the class `SyncBackendDO`, so
 // local workerd keeps the object's SQLite file at <dir>/v3/do/livestore-sync-rs-SyncBackendDO/.
@@ -93,6 +94,47 @@ test(`store written by the reference server is pulled intact by ${TARGET === 're
   // the reader used the very same object storage (no second object directory appeared)
   assert.deepEqual(readdirSync(path.join(dir, 'v3/do')), [DO_DIR])
   assert.ok(existsSync(path.join(dir, 'v3/do', DO_DIR)))
+})
+
+test(`store written by ${TARGET === 'ref' ? 'the reference' : 'ours'} is served by the reference (going back)`, async () => {
+  const storeId = freshStoreId('backstore')
+  const back = mkdtempSync(path.join(os.tmpdir(), 'e2e-backstore-'))
+  try {
+    const writer = await startServer({ kind: TARGET, persistTo: back })
+    servers.push(writer)
+    const A = await makeClient({ url: writer.url, storeId })
+    try {
+      await A.push(evRange(1, 1)) // one event: one statement
+      await A.push(evRange(2, 21)) // 20 events: two INSERT statements
+      await A.push(evRange(22, 22))
+    } finally {
+      await A.close()
+    }
+    const written = await pullAll(writer, storeId)
+    await writer.stop()
+    const backendId = written.responses[0].backendId
+
+    const ref = await startServer({ kind: 'ref', persistTo: back })
+    servers.push(ref)
+    const read = await pullAll(ref, storeId)
+    assert.deepEqual(
+      read.responses.flatMap((r) => r.batch),
+      written.responses.flatMap((r) => r.batch),
+      'the reference pulls the same events',
+    )
+    const conn = await rawConnect(ref, { storeId })
+    try {
+      // its head is right: the reference reads it from context_7 and does not repair it
+      const stale = await rawPush(conn, { storeId, batch: [ev(5, 4)], backendId })
+      assert.deepEqual(encodedFailure(stale), { _tag: 'ServerAheadError', minimumExpectedNum: 22, providedNum: 4 })
+      assert.deepEqual(await rawPush(conn, { storeId, batch: [ev(23, 22)], backendId }), { _tag: 'Success', value: {} })
+    } finally {
+      await conn.close()
+    }
+    await ref.stop()
+  } finally {
+    rmSync(back, { recursive: true, force: true })
+  }
 })
 
 // The reference can leave a store wedged: a push failing in its second INSERT statement keeps the

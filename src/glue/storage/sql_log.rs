@@ -70,6 +70,11 @@ impl SqlEventLog {
             fail_inside_transaction: fault_applies(fault, store_id),
         };
         rows(&log.sql, &schema::create_event_table(&log.table), vec![])?;
+        rows(
+            &log.sql,
+            &schema::create_head_trigger(&log.table, store_id),
+            vec![],
+        )?;
         let max_seq = first_int(&log.sql, &schema::select_max_seq_num(&log.table), vec![])?;
         let (head, backend_id) = log.context.load(max_seq)?;
         Ok((log, head, backend_id))
@@ -122,19 +127,19 @@ impl EventLog for SqlEventLog {
         &self,
         batch: &[Event],
         created_at: &str,
-        new_head: i64,
+        _new_head: i64, // the last seqNum: the head trigger records it
     ) -> Result<(), StorageError> {
         let rows: Vec<Row<'_>> = batch.iter().map(|e| Row::pushed(e, created_at)).collect();
-        self.insert(&rows, new_head)
+        self.insert(&rows)
     }
 
     async fn append_stored(
         &self,
         events: &[StoredEvent],
-        new_head: i64,
+        _new_head: i64, // the last seqNum: the head trigger records it
     ) -> Result<(), StorageError> {
         let rows: Vec<Row<'_>> = events.iter().map(Row::stored).collect();
-        self.insert(&rows, new_head)
+        self.insert(&rows)
     }
 
     async fn summary(&self) -> Result<LogSummary, StorageError> {
@@ -186,8 +191,9 @@ type Statement = (String, Vec<SqlStorageValue>);
 
 impl SqlEventLog {
     /// Inserts the rows (in statements of at most 14 rows: D1's bound-parameter limit, as the
-    /// reference does) and records the new head, in one transaction.
-    fn insert(&self, rows: &[Row<'_>], new_head: i64) -> Result<(), StorageError> {
+    /// reference does); the head trigger records the new head. One statement is atomic by itself;
+    /// several run in one transaction.
+    fn insert(&self, rows: &[Row<'_>]) -> Result<(), StorageError> {
         let mut statements: Vec<Statement> = rows
             .chunks(schema::INSERT_ROWS_PER_STATEMENT)
             .map(|chunk| {
@@ -205,8 +211,24 @@ impl SqlEventLog {
                 statements.insert(1, (schema::insert_events(&self.table, 1), bindings));
             }
         }
-        statements.push(self.context.head_statement(new_head));
+        if statements.len() == 1 {
+            if let Some((query, bindings)) = statements.pop() {
+                return self.exec(&query, bindings);
+            }
+        }
         self.transaction(statements)
+    }
+
+    /// One statement, outside any explicit transaction.
+    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), StorageError> {
+        let cursor = self
+            .sql
+            .exec(query, bindings)
+            .map_err(super::storage_error)?;
+        for row in cursor.raw() {
+            row.map_err(super::storage_error)?;
+        }
+        Ok(())
     }
 
     /// Runs the statements in one `transactionSync`: all of them, or none if one fails.
