@@ -133,7 +133,7 @@ const parseArgs = (argv) => {
       process.exit(0)
     } else throw new Error(`unknown argument ${a}\n${usage}`)
   }
-  for (const s of o.servers ?? []) if (!['ours', 'floor', 'ref'].includes(s)) throw new Error(`unknown server ${s} (ours, floor, ref)`)
+  for (const s of o.servers ?? []) if (!['ours', 'd1', 'floor', 'ref'].includes(s)) throw new Error(`unknown server ${s} (ours, d1, floor, ref)`)
   return o
 }
 
@@ -167,12 +167,14 @@ const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
 const wanted = opts.workloads
 if (wanted) for (const w of wanted) if (!ALL.some((x) => x.key === w || x.group === w)) throw new Error(`unknown workload ${w}; known: ${ALL.map((x) => x.key).join(',')} (groups: scale, stores)`)
 const workloads = ALL.filter((w) => !wanted || wanted.includes(w.key) || (w.group && wanted.includes(w.group)))
-const requested = opts.servers ?? ['ours', 'floor', 'ref']
+const requested = opts.servers ?? ['ours', 'd1', 'floor', 'ref']
 for (const w of workloads) w.kinds = w.servers.filter((k) => requested.includes(k))
-const kinds = ['ours', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)))
+const kinds = ['ours', 'd1', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)))
 
 const SERVER_SETUP = {
   ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
+  // ours again, with the event logs in a local D1 database instead of each object's SQLite
+  d1: { kind: 'ours', d1: true, vars: { AUTH_MODE: 'none', STORAGE: 'd1' }, label: 'ours on D1 (STORAGE=d1)' },
   floor: { vars: {}, label: 'floor (bench/floor: one SQLite insert + one send per message)' },
   ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, bench/reference/)', config: REF_CONFIG },
 }
@@ -239,9 +241,9 @@ const main = async () => {
   try {
     // All start in parallel; only one is ever under load at a time afterwards (except the
     // interleaved workloads, which still load one at a time, block by block).
-    const starting = kinds.map((k) => ({ key: k, kind: k, vars: SERVER_SETUP[k].vars, config: SERVER_SETUP[k].config }))
+    const starting = kinds.map((k) => ({ key: k, kind: SERVER_SETUP[k].kind ?? k, d1: SERVER_SETUP[k].d1, vars: SERVER_SETUP[k].vars, config: SERVER_SETUP[k].config }))
     if (logCost) starting.push({ key: 'ours-quiet', ...QUIET })
-    const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, env: s.vars, keepLogs: opts.keepLogs, config: s.config })))
+    const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, d1: s.d1, env: s.vars, keepLogs: opts.keepLogs, config: s.config })))
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') servers[starting[i].key] = s.value
     })
@@ -257,7 +259,7 @@ const main = async () => {
       log(`restarting ${k} for a clean memory baseline ...`)
       const keep = servers[k].keepLogs
       await servers[k].stop()
-      servers[k] = await startServer({ kind: k, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs || keep, config: SERVER_SETUP[k].config })
+      servers[k] = await startServer({ kind: SERVER_SETUP[k].kind ?? k, d1: SERVER_SETUP[k].d1, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs || keep, config: SERVER_SETUP[k].config })
       restarts.push({ kind: k, pids: servers[k].procs })
       await warmUp(servers[k], { pushesOnly: k === 'floor' })
     }

@@ -178,7 +178,7 @@ const verdictOf = (ours, other, better, name) => {
   return factor < 1.05 ? 'about equal' : `${oursBetter ? 'ours' : name} ${factor.toFixed(1)}x better`
 }
 
-/** Summary rows: [{section} | {metric, ours, floor, ref, toFloor, toRef, verdict}] (values = median over rounds). */
+/** Summary rows: [{section} | {metric, ours, d1, floor, ref, toFloor, d1ToOurs, toRef, verdict}] (values = median over rounds). */
 export const summarize = (workloads, cfg, results) => {
   const rows = []
   for (const w of workloads) {
@@ -199,15 +199,18 @@ export const summarize = (workloads, cfg, results) => {
         return median(vs)
       }
       const ours = val('ours')
+      const d1 = val('d1')
       const floor = val('floor')
       const ref = val('ref')
       const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b !== 0 && kind !== 'bool' && kind !== 'text' ? a / b : undefined)
       rows.push({
         metric: label,
         ours,
+        d1,
         floor,
         ref,
         toFloor: better ? ratio(ours, floor) : undefined,
+        d1ToOurs: better ? ratio(d1, ours) : undefined,
         toRef: ratio(ours, ref),
         verdict: typeof ours === 'number' && typeof ref === 'number' ? verdictOf(ours, ref, better, 'ref') : '',
         kind,
@@ -219,16 +222,18 @@ export const summarize = (workloads, cfg, results) => {
 }
 
 export const renderTable = (rows) => {
-  const head = ['workload / metric', 'ours', 'floor', 'reference', 'ours/floor', 'ours/ref', '']
+  const head = ['workload / metric', 'ours', 'ours D1', 'floor', 'reference', 'ours/floor', 'D1/ours', 'ours/ref', '']
   const body = rows.map((r) =>
     r.section !== undefined
       ? [r.section]
       : [
           '   ' + r.metric,
           fmt(r.ours, r.kind),
+          fmt(r.d1, r.kind),
           fmt(r.floor, r.kind),
           fmt(r.ref, r.kind),
           r.toFloor === undefined ? '' : r.toFloor.toFixed(2),
+          r.d1ToOurs === undefined ? '' : r.d1ToOurs.toFixed(2),
           r.toRef === undefined ? '-' : r.toRef.toFixed(2),
           r.verdict,
         ],
@@ -236,7 +241,7 @@ export const renderTable = (rows) => {
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((b) => b.length > 1).map((b) => (b[i] ?? '').length)))
   const line = (cells) =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === 6 ? c : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === 8 ? c : c.padStart(widths[i])))
       .join('  ')
       .trimEnd()
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')]

@@ -15,10 +15,11 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  * @param {Record<string,string>} [o.env] worker vars (--var K:V)
  * @param {string} [o.config] ref only: the wrangler.toml to run (see tests/support/wrangler-dev.mjs)
  * @param {boolean} [o.keepLogs]
+ * @param {boolean} [o.d1] ours with the local D1 database (and the var STORAGE=d1 in `env`)
  */
-export const startServer = async ({ kind, env = {}, keepLogs = false, config }) => {
+export const startServer = async ({ kind, env = {}, keepLogs = false, config, d1 = false }) => {
   const t0 = performance.now()
-  const server = await startWranglerDev({ kind, env, keepLogs, tag: 'bench', config })
+  const server = await startWranglerDev({ kind, env, keepLogs, tag: 'bench', config, d1 })
   server.readyMs = performance.now() - t0
 
   // The workerd processes of this wrangler: the one started with --inspector-addr runs the user
