@@ -75,8 +75,34 @@ extern "C" {
     ) -> Option<js_sys::Date>;
 }
 
-/// Each socket with live pulls, and their request ids.
-type Subscribers = Vec<(WebSocket, Vec<RequestId>)>;
+/// What the object knows of its sockets without reading every attachment on every message:
+/// built by one scan of the attachments, dropped whenever a socket's live pulls change.
+pub(super) struct SocketIndex {
+    /// Each socket with live pulls, and their request ids.
+    live: Vec<(WebSocket, Vec<RequestId>)>,
+    /// Whether a socket may have a pull still sending its history, paced by Acks. `false` lets
+    /// an Ack be dropped without reading its socket's attachment: with a thousand live pulls,
+    /// every push brings a thousand Acks back.
+    any_pending: bool,
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A socket, seen through a `send` that takes a JavaScript string: a broadcast converts its
+    /// frame once for all sockets instead of once per socket.
+    type StringSocket;
+
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_js_string(
+        this: &StringSocket,
+        data: &js_sys::JsString,
+    ) -> std::result::Result<(), wasm_bindgen::JsValue>;
+}
+
+/// How many sockets an object rescans to move its alarm when a socket's first-request deadline
+/// goes away; with more, the alarm rings at the old time and sets itself right then (one scan
+/// instead of one per socket).
+const ALARM_RESCAN_MAX_SOCKETS: usize = 64;
 
 #[durable_object]
 pub struct SyncBackendDO {
@@ -101,7 +127,7 @@ pub struct SyncBackendDO {
     pub(super) env: Env,
     /// The live pulls of every socket, so a broadcast does not re-read every attachment.
     /// `None` until first needed after construction, and whenever a socket's live pulls change.
-    pub(super) subscribers: RefCell<Option<Subscribers>>,
+    pub(super) sockets: RefCell<Option<SocketIndex>>,
     /// The store this instance has opened (one object serves one store).
     opened_store: RefCell<Option<String>>,
     /// DO-RPC: the subscribed client objects and the updates due to them.
@@ -226,23 +252,50 @@ impl SyncBackendDO {
     /// for the DO-RPC subscribers.
     pub(super) fn broadcast(&self, pull_response: &str) {
         self.queue_update(pull_response);
-        let mut cache = self.subscribers.borrow_mut();
-        let subscribers = cache.get_or_insert_with(|| {
-            self.state
-                .get_websockets()
-                .into_iter()
-                .filter_map(|ws| {
-                    let live = read_attachment(&ws)?.connection.live_pulls;
-                    (!live.is_empty()).then_some((ws, live))
-                })
-                .collect()
-        });
-        for (ws, ids) in subscribers.iter() {
+        let mut cache = self.sockets.borrow_mut();
+        let index = cache.get_or_insert_with(|| self.scan_sockets());
+        // one frame per distinct request id (clients mostly use the same few), made and
+        // converted to a JavaScript string once
+        let mut frames: Vec<(&RequestId, js_sys::JsString)> = Vec::new();
+        for (ws, ids) in index.live.iter() {
+            let socket: &web_sys::WebSocket = ws.as_ref();
+            let socket: &StringSocket = socket.unchecked_ref();
             for id in ids {
+                let at = match frames.iter().position(|(i, _)| *i == id) {
+                    Some(at) => at,
+                    None => {
+                        let frame = rpc::chunk_frame(id, pull_response);
+                        frames.push((id, js_sys::JsString::from(frame.as_str())));
+                        frames.len() - 1
+                    }
+                };
                 // A socket that is closing fails to send; the others must still get the data.
-                let _ = ws.send_with_str(rpc::chunk_frame(id, pull_response));
+                let _ = socket.send_js_string(&frames[at].1);
             }
         }
+    }
+
+    fn scan_sockets(&self) -> SocketIndex {
+        let mut index = SocketIndex {
+            live: Vec::new(),
+            any_pending: false,
+        };
+        for ws in self.state.get_websockets() {
+            let Some(attachment) = read_attachment(&ws) else {
+                continue;
+            };
+            let conn = attachment.connection;
+            index.any_pending |= !conn.pending_pulls.is_empty();
+            if !conn.live_pulls.is_empty() {
+                index.live.push((ws, conn.live_pulls));
+            }
+        }
+        index
+    }
+
+    /// Whether no socket has a pull paced by Acks (known from the last scan).
+    fn no_pending_pulls(&self) -> bool {
+        matches!(&*self.sockets.borrow(), Some(index) if !index.any_pending)
     }
 
     /// Why `transport` is refused here (`TRANSPORTS`), if it is.
@@ -305,6 +358,20 @@ impl SyncBackendDO {
         Ok(())
     }
 
+    /// Makes the alarm ring no later than `at_ms` (a new socket's deadline), without looking at
+    /// the other sockets: an alarm that rings early finds nothing due and sets itself right.
+    async fn alarm_no_later_than(&self, at_ms: i64) -> Result<()> {
+        let storage = self.state.storage();
+        match storage.get_alarm().await? {
+            Some(current) if current <= at_ms => {}
+            _ => {
+                let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
+                storage.set_alarm(ScheduledTime::new(at)).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn accept_websocket(
         &self,
         store_id: String,
@@ -318,14 +385,10 @@ impl SyncBackendDO {
                 .str("transport", "ws"),
         );
         self.record(|| metrics::connection(&store_id, None));
-        write_attachment(
-            &pair.server,
-            &Attachment::new(store_id, payload, auth_expires, now_ms()),
-        )?;
-        self.schedule_alarm().await?;
-        // Exact pings are answered by the runtime without waking the object (§3.6).
-        if let Ok(pair) = worker_sys::WebSocketRequestResponsePair::new(PING_FRAME, PONG_FRAME) {
-            self.state.set_websocket_auto_response(&pair);
+        let attachment = Attachment::new(store_id, payload, auth_expires, now_ms());
+        write_attachment(&pair.server, &attachment)?;
+        if let Some((at, _)) = attachment.deadline(&self.closing) {
+            self.alarm_no_later_than(at).await?;
         }
         Response::from_websocket(pair.client)
     }
@@ -393,6 +456,10 @@ impl DurableObject for SyncBackendDO {
             .ok()
             .and_then(|c| c.metrics_binding.as_deref())
             .and_then(|name| env.analytics_engine(name).ok());
+        // Exact pings are answered by the runtime without waking the object (§3.6).
+        if let Ok(pair) = worker_sys::WebSocketRequestResponsePair::new(PING_FRAME, PONG_FRAME) {
+            state.set_websocket_auto_response(&pair);
+        }
         SyncBackendDO {
             state,
             config,
@@ -404,7 +471,7 @@ impl DurableObject for SyncBackendDO {
             fault: env::lookup(&env, storage::sql_log::FAULT_VARIABLE),
             store: Mutex::new(None),
             env,
-            subscribers: RefCell::new(None),
+            sockets: RefCell::new(None),
             opened_store: RefCell::new(None),
             callbacks: Callbacks::default(),
             open_pulls: RefCell::new(OpenPulls::default()),
@@ -462,6 +529,13 @@ impl DurableObject for SyncBackendDO {
         // it, so that with D1, where handling waits for storage, two messages of one socket never
         // work from the same state.
         let mut slot = self.store.lock().await;
+        let message = ClientMessage::decode(&text);
+        // The Acks of broadcasts need nothing: when no socket has a pull paced by Acks, drop
+        // them before reading the attachment (an Ack stores nothing, so a token that ran out
+        // meanwhile changes nothing; the alarm closes such a socket on time).
+        if matches!(message, Ok(ClientMessage::Ack(_))) && self.no_pending_pulls() {
+            return Ok(());
+        }
         let Some(mut attachment) = read_attachment(&ws) else {
             let _ = ws.send_with_str(rpc::defect_frame("Connection state lost; please reconnect"));
             let _ = ws.close(Some(1011), Some("connection state lost"));
@@ -473,7 +547,6 @@ impl DurableObject for SyncBackendDO {
         }
         // The client acks every chunk, broadcasts included: skip loading the store (a reload
         // after an eviction) for messages that cannot need it.
-        let message = ClientMessage::decode(&text);
         if !attachment.connection.needs_store_for(&message) {
             return Ok(());
         }
@@ -509,14 +582,19 @@ impl DurableObject for SyncBackendDO {
         match outcome {
             Ok(true) => {
                 if conn.live_pulls != live_before {
-                    self.subscribers.replace(None);
+                    self.sockets.replace(None);
+                } else if !conn.pending_pulls.is_empty() {
+                    if let Some(index) = self.sockets.borrow_mut().as_mut() {
+                        index.any_pending = true;
+                    }
                 }
                 let first_request = conn.requested && !requested_before;
                 attachment.connection = conn;
                 write_attachment(&ws, &attachment)?;
                 drop(slot);
-                if first_request {
-                    // its first-request deadline is gone: the alarm may no longer be needed
+                // its first-request deadline is gone: the alarm may no longer be needed (with
+                // many sockets it rings as set and corrects itself then)
+                if first_request && self.state.get_websockets().len() <= ALARM_RESCAN_MAX_SOCKETS {
                     self.schedule_alarm().await?;
                 }
             }
@@ -537,7 +615,7 @@ impl DurableObject for SyncBackendDO {
         _was_clean: bool,
     ) -> Result<()> {
         // Complete the closing handshake; the socket's live pulls die with its attachment.
-        self.subscribers.replace(None);
+        self.sockets.replace(None);
         if let Some(a) = read_attachment(&ws) {
             let line = self
                 .line(Level::Info, "socket.close", &a.store_id)

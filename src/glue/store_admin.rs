@@ -232,7 +232,7 @@ impl SyncBackendDO {
         for ws in &sockets {
             let _ = ws.close(Some(RESET_CLOSE_CODE), Some(RESET_CLOSE_REASON));
         }
-        self.subscribers.replace(None);
+        self.sockets.replace(None);
         // DO-RPC subscribers too: their stores learn of the reset on their next push
         self.clear_subscribers();
         Ok(
