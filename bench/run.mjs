@@ -51,7 +51,7 @@ const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --stores-seconds S   steady phase (default 10); --stores-burst-seconds S closed-loop phase (default 5)
   --no-stores-ref      the reference skips the stores workload
   --no-log-cost        skip the logging-cost comparison (push1 on ours with LOG_LEVEL=info vs error)
-  --log-cost-rounds N  rounds of that comparison (default 3; medians)
+  --log-cost-rounds N  rounds of that comparison (default 8; medians)
   --profile            after the measured workloads, profile warm single-event pushes in each server's
                        isolate (V8 sampling profiler): .cpuprofile files in bench/.prof/, summary printed
   --keep-logs          keep the wrangler logs (paths printed at the end)`
@@ -67,7 +67,7 @@ const parseArgs = (argv) => {
     keepLogs: false,
     probe: true,
     logCost: true,
-    logCostRounds: 3,
+    logCostRounds: 8,
     coldReps: 3,
     blocks: 8,
     pacedGapMs: 20,
@@ -326,7 +326,7 @@ const main = async () => {
       for (const k of kinds) {
         log(`profiling push1 on ${k} ...`)
         try {
-          profiles[k] = await profilePush1(servers[k], { pushes: k === 'ref' ? 1000 : 3000, outDir: path.join(BENCH, '.prof'), tag: startedAt.toISOString().replace(/[:.]/g, '-') })
+          profiles[k] = await profilePush1(servers[k], { name: k, pushes: k === 'ref' ? 1000 : 3000, outDir: path.join(BENCH, '.prof'), tag: startedAt.toISOString().replace(/[:.]/g, '-') })
         } catch (e) {
           profiles[k] = { error: String(e?.message ?? e) }
         }

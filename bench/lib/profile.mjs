@@ -30,7 +30,7 @@ const categoryOf = (frame) => {
  * Profiles `pushes` sequential single-event pushes (after `warm` unprofiled ones) on a fresh store.
  * Returns {file, perPushUs, categories: [[name, µs/push]], top: [[function, µs/push]]}.
  */
-export const profilePush1 = async (server, { pushes = 3000, warm = 1000, outDir, tag }) => {
+export const profilePush1 = async (server, { name, pushes = 3000, warm = 1000, outDir, tag }) => {
   const url = await findInspectorUrl(server)
   if (!url) throw new Error(`${server.kind}: no inspector found`)
   const sock = await RpcSocket.open(server.wsUrl, freshStoreId('profile'))
@@ -49,7 +49,7 @@ export const profilePush1 = async (server, { pushes = 3000, warm = 1000, outDir,
       sess.close()
     }
     mkdirSync(outDir, { recursive: true })
-    const file = path.join(outDir, `${tag}-${server.kind}-push1.cpuprofile`)
+    const file = path.join(outDir, `${tag}-${name ?? server.kind}-push1.cpuprofile`)
     writeFileSync(file, JSON.stringify(profile))
     const byId = new Map(profile.nodes.map((n) => [n.id, n]))
     const selfUs = new Map()
