@@ -19,6 +19,7 @@ use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
 use super::callbacks::Callbacks;
 use super::do_rpc::OpenPulls;
 use super::env;
+use super::json_response;
 use super::logging::{write_data_point, Logger};
 use super::storage::{self, AnyLog};
 use crate::metrics::{self, DataPoint};
@@ -52,14 +53,6 @@ fn instance_name() -> String {
             (js_sys::Math::random() * f64::from(u32::MAX)) as u32
         ),
     }
-}
-
-fn json_response(status: u16, body: &str) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(headers))
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]

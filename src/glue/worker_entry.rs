@@ -13,6 +13,7 @@ use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
 use super::env;
+use super::json_response;
 use super::logging::{write_data_point, Logger};
 use crate::log::{Level, Line};
 use crate::metrics;
@@ -23,14 +24,6 @@ pub const SYNC_BACKEND_BINDING: &str = "SYNC_BACKEND_DO";
 fn text_response(status: u16, body: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Content-Type", "text/plain;charset=UTF-8")?;
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(headers))
-}
-
-fn json_response(status: u16, body: &str) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
     Ok(Response::ok(body)?
         .with_status(status)
         .with_headers(headers))
