@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | `index1` | the storeId (its first 96 bytes: Analytics Engine's index limit) |
 //! | `blob1` | kind: `push`, `pull`, `connection`, `refusal` |
-//! | `blob2` | transport: `ws`, `http` |
+//! | `blob2` | transport: `ws`, `http`, `do-rpc` |
 //! | `blob3` | outcome: `accepted` or the refusal (`ServerAheadError`, …) for a push; `live` or `once` for a pull; `open` or `close` for a connection; `401`/`403`/`500` for a refusal |
 //! | `blob4` | the whole storeId |
 //! | `double1` | events: in the push, or in the pull's history |
