@@ -42,4 +42,26 @@ mod tests {
         assert_eq!(iso_utc(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
         assert_eq!(iso_utc(-1), "1969-12-31T23:59:59.999Z");
     }
+
+    #[test]
+    fn created_at_is_written_as_to_iso_string_writes_it() {
+        use chrono::{Datelike, TimeZone, Timelike, Utc};
+        let mut ms: i64 = -62_135_596_800_000; // 0001-01-01
+        while ms < 253_402_300_800_000 {
+            // up to 9999-12-31
+            let t = Utc.timestamp_millis_opt(ms).unwrap();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.timestamp_subsec_millis()
+            );
+            assert_eq!(iso_utc(ms), expected, "{ms}");
+            ms += 7_919_993_123; // about 92 days and some hours, minutes, seconds and ms
+        }
+    }
 }

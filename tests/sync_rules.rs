@@ -577,25 +577,3 @@ fn only_acks_of_unpaced_connections_skip_the_store() {
     let (status, body) = http_answer(&["{}".to_owned(), "{}".to_owned()]);
     assert_eq!((status, body.as_str()), (200, "[{},{}]"));
 }
-
-#[test]
-fn created_at_is_written_as_to_iso_string_writes_it() {
-    use chrono::{Datelike, TimeZone, Timelike, Utc};
-    let mut ms: i64 = -62_135_596_800_000; // 0001-01-01
-    while ms < 253_402_300_800_000 {
-        // up to 9999-12-31
-        let t = Utc.timestamp_millis_opt(ms).unwrap();
-        let expected = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.timestamp_subsec_millis()
-        );
-        assert_eq!(livestore_sync_rs::time::iso_utc(ms), expected, "{ms}");
-        ms += 7_919_993_123; // about 92 days and some hours, minutes, seconds and ms
-    }
-}

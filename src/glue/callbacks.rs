@@ -127,11 +127,11 @@ impl SyncBackendDO {
     }
 
     /// Forgets every subscriber (an admin reset: they belong to the old incarnation).
-    pub(super) fn clear_subscribers(&self) {
+    pub(super) fn clear_subscribers(&self, store_id: &str) {
         if self.rpc_subscriber_count() > 0 {
             let sql = self.state.storage().sql();
             if let Err(e) = rows(&sql, schema::DELETE_RPC_SUBSCRIBERS, vec![]) {
-                self.log_storage_error("", &e.0);
+                self.log_storage_error(store_id, &e.0);
             }
         }
         self.callbacks.subscribers.replace(Some(Vec::new()));

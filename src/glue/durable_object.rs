@@ -2,6 +2,7 @@
 //! hands every message to the sync core, and moves the core's outputs onto sockets.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use wasm_bindgen::JsCast;
 use worker::*;
@@ -249,21 +250,16 @@ impl SyncBackendDO {
         let index = cache.get_or_insert_with(|| self.scan_sockets());
         // one frame per distinct request id (clients mostly use the same few), made and
         // converted to a JavaScript string once
-        let mut frames: Vec<(&RequestId, js_sys::JsString)> = Vec::new();
+        let mut frames: HashMap<&RequestId, js_sys::JsString> = HashMap::new();
         for (ws, ids) in index.live.iter() {
             let socket: &web_sys::WebSocket = ws.as_ref();
             let socket: &StringSocket = socket.unchecked_ref();
             for id in ids {
-                let at = match frames.iter().position(|(i, _)| *i == id) {
-                    Some(at) => at,
-                    None => {
-                        let frame = rpc::chunk_frame(id, pull_response);
-                        frames.push((id, js_sys::JsString::from(frame.as_str())));
-                        frames.len() - 1
-                    }
-                };
+                let frame = frames.entry(id).or_insert_with(|| {
+                    js_sys::JsString::from(rpc::chunk_frame(id, pull_response).as_str())
+                });
                 // A socket that is closing fails to send; the others must still get the data.
-                let _ = socket.send_js_string(&frames[at].1);
+                let _ = socket.send_js_string(frame);
             }
         }
     }

@@ -234,7 +234,7 @@ impl SyncBackendDO {
         }
         self.sockets.replace(None);
         // DO-RPC subscribers too: their stores learn of the reset on their next push
-        self.clear_subscribers();
+        self.clear_subscribers(store_id);
         Ok(
             serde_json::json!({ "backendId": new_id, "head": 0, "closedSockets": sockets.len() })
                 .to_string(),

@@ -45,11 +45,6 @@ impl Transport {
 }
 
 impl Activity {
-    /// The log line for this activity on `store`: pushes at `debug` when accepted or refused in
-    /// the normal rebase flow (`ServerAheadError`), at `warn` when refused for anything else;
-    /// pulls at `debug` (never a line per pulled event). At `info`, accepted pushes are counted in
-    /// a [`PushTally`] summary instead: a console line costs about as much CPU as a push (measured
-    /// by `npm run bench`), so one per push would make logging the dominant cost.
     /// The level of [`Self::log_line`], known without building the line.
     pub fn level(&self) -> Level {
         match self {
@@ -62,6 +57,11 @@ impl Activity {
         }
     }
 
+    /// The log line for this activity on `store`: pushes at `debug` when accepted or refused in
+    /// the normal rebase flow (`ServerAheadError`), at `warn` when refused for anything else;
+    /// pulls at `debug` (never a line per pulled event). At `info`, accepted pushes are counted in
+    /// a [`PushTally`] summary instead: a console line costs about as much CPU as a push (measured
+    /// by `npm run bench`), so one per push would make logging the dominant cost.
     pub fn log_line(&self, store: &str, transport: Transport) -> Line {
         match self {
             Activity::Push { events, outcome } => {
