@@ -34,7 +34,7 @@ import {
   startDoRpc,
   supportsDoRpc,
 } from '../support/do-rpc-client.mjs'
-// the client harness's schema (tests/do-rpc/client-worker/worker.ts), for a Node store over WS
+// the client harness's schema (tests/do-rpc/client-worker/worker.ts imports it), for a Node store over WS
 import { allTodos, events, schema } from '../support/todo-schema.mjs'
 
 const SKIP = supportsDoRpc(TARGET)

@@ -1,5 +1,5 @@
-// The LiveStore schema the end-to-end tests' stores share (tests/e2e/12, 24; the DO-RPC client
-// harness tests/do-rpc/client-worker/worker.ts has the same one): one event, v1.TodoCreated, and
+// The LiveStore schema the end-to-end tests' stores share (tests/e2e/12, 24, and the DO-RPC client
+// harness tests/do-rpc/client-worker/worker.ts, which imports it): one event, v1.TodoCreated, and
 // a todos table it fills. Stores of different clients of one storeId must agree on it.
 import { Events, Schema, State, makeSchema, queryDb } from '@livestore/livestore'
 

@@ -31,37 +31,11 @@
 import { DurableObject } from 'cloudflare:workers'
 
 import { createStoreDoPromise } from '@livestore/adapter-cloudflare'
-import { Events, Schema, State, makeSchema, queryDb } from '@livestore/livestore'
 import { handleSyncUpdateRpc } from '@livestore/sync-cf/client'
 import { RpcSerialization } from '@livestore/utils/effect'
 
-// ---------------------------------------------------------------------------------------------
-// Schema (same shape as tests/e2e/12-livestore-stores.test.mjs: a Node store can share the store)
-// ---------------------------------------------------------------------------------------------
-
-const todos = State.SQLite.table({
-  name: 'todos',
-  columns: {
-    id: State.SQLite.text({ primaryKey: true }),
-    text: State.SQLite.text({ default: '' }),
-    author: State.SQLite.text({ default: '' }),
-  },
-})
-export const events = {
-  todoCreated: Events.synced({
-    name: 'v1.TodoCreated',
-    schema: Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String }),
-  }),
-}
-const materializers = State.SQLite.materializers(events, {
-  'v1.TodoCreated': ({ id, text, author }) => todos.insert({ id, text, author }),
-})
-export const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { todos }, materializers }) })
-
-const allTodos = queryDb({
-  query: 'SELECT id, text, author FROM todos ORDER BY rowid',
-  schema: Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.String, author: Schema.String })),
-})
+// the schema the e2e tests' Node stores use too, so that they can share a store
+import { allTodos, events, schema } from '../../support/todo-schema.mjs'
 
 // ---------------------------------------------------------------------------------------------
 
