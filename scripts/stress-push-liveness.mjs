@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 
 import { WebSocket as WsWebSocket } from 'ws'
 
-import { describeUnanswered, runPushLiveness } from '../tests/support/push-liveness.mjs'
+import { MAX_BATCH, describeUnanswered, runPushLiveness } from '../tests/support/push-liveness.mjs'
 import { startServer } from '../tests/support/wrangler-dev.mjs'
 
 globalThis.WebSocket ??= WsWebSocket
@@ -59,6 +59,10 @@ try {
     if (r.otherFailures.length) problems.push(`failures: ${r.otherFailures.map((f) => f.error).join(', ')}`)
     if (!r.converged) problems.push('live pulls did not converge')
     if (!r.logIntact) problems.push('log is not one chain')
+    // at most one batch per push whose answer was lost (retried, or never answered)
+    if (r.storedUnacknowledged > MAX_BATCH * (r.retried + r.unanswered.length)) {
+      problems.push(`${r.storedUnacknowledged} events stored without their answer`)
+    }
     console.log(
       `run ${String(i).padStart(2)}: ${r.pushes} pushes, ${r.accepted} accepted, ${r.serverAhead} ServerAheadError, ` +
         `${r.events} events, ${r.closedByServer} sockets closed by the server (4000), ${r.retried} pushes retried, ` +

@@ -74,19 +74,8 @@ export const cpuSeconds = (pid) => {
  * the same quantity as utime+stime, without the 10 ms tick granularity. Undefined if unavailable.
  */
 export const schedCpuSeconds = (pid) => {
-  let tids
-  try {
-    tids = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return undefined
-  }
-  let ns = 0
-  for (const tid of tids) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
-    } catch {}
-  }
-  return ns / 1e9
+  const t = threadCpuSeconds(pid)
+  return t && t.main + t.background
 }
 
 /** {rssKb, hwmKb} from /proc/<pid>/status, or undefined if gone. */

@@ -17,6 +17,9 @@ import { WebSocket as WsWebSocket } from 'ws'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/** The largest batch a writer pushes (1 to MAX_BATCH events). */
+export const MAX_BATCH = 4
+
 // ---------------------------------------------------------------------------------------------
 // Frame recording: a WebSocket class that logs what the published client sends and receives
 // ---------------------------------------------------------------------------------------------
@@ -213,7 +216,7 @@ export const runPushLiveness = async ({
       let head = 0
       while (Date.now() < end) {
         if (pending.length === 0) {
-          const burst = 1 + Math.floor(Math.random() * 4)
+          const burst = 1 + Math.floor(Math.random() * MAX_BATCH)
           for (let i = 0; i < burst; i++) pending.push(`w${k}-e${n++}`)
         }
         head = Math.max(head, w.liveHead())
