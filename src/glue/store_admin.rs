@@ -15,20 +15,13 @@ use crate::sync::backend_id;
 use crate::sync::service::{EventLog, Output, StorageError};
 
 use super::durable_object::{read_attachment, SyncBackendDO};
+use super::json_response;
 
 /// Events per page of an export: one SQLite query and one chunk of the response each.
 const EXPORT_PAGE_EVENTS: usize = 1_000;
 
-fn json(status: u16, body: &str) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(headers))
-}
-
 fn error(e: &AdminError) -> Result<Response> {
-    json(e.status, &e.body())
+    json_response(e.status, &e.body())
 }
 
 impl SyncBackendDO {
@@ -74,7 +67,7 @@ impl SyncBackendDO {
             .str("action", request.action.name())
             .int("status", status.into()),
         );
-        json(status, &body)
+        json_response(status, &body)
     }
 
     fn storage_failure(&self, store_id: &str, e: &str) -> AdminError {
