@@ -4,7 +4,10 @@
 use crate::http::transports::EnabledTransports;
 use crate::log::Level;
 use crate::storage::StorageKind;
-use crate::sync::limits::{Limits, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::sync::limits::{
+    Limits, DEFAULT_MAX_ARGS_DEPTH, DEFAULT_MAX_PULLS_PER_SOCKET, DEFAULT_MAX_PUSH_EVENTS,
+    DEFAULT_MAX_RESPONSE_BYTES, MAX_ARGS_DEPTH_CEILING, MAX_PULLS_PER_SOCKET_CEILING,
+};
 
 /// Settings read from the environment on each request (they are cheap to read and a redeploy
 /// changes them).
@@ -12,12 +15,19 @@ use crate::sync::limits::{Limits, DEFAULT_MAX_RESPONSE_BYTES};
 pub struct Config {
     /// `ENABLE_CORS` (default `true`): CORS preflight and headers on every Worker response.
     pub cors: bool,
-    /// `MAX_RESPONSE_BYTES` (default 900,000): budget of one `PullResponse`.
+    /// `MAX_RESPONSE_BYTES` (default 900,000): budget of one `PullResponse`; `MAX_PUSH_EVENTS`,
+    /// `MAX_ARGS_DEPTH`, `MAX_PULLS_PER_SOCKET`, `MAX_STORE_BYTES`: see [`Limits`].
     pub limits: Limits,
-    /// `MAX_MESSAGE_BYTES` (default 32 MiB, Cloudflare's current WebSocket message limit as we
-    /// understand it; not verified against production): larger
-    /// incoming frames and HTTP bodies are refused before they are parsed.
+    /// `MAX_MESSAGE_BYTES` (default 4 MiB, more than four times the 900 kB the published client
+    /// ever sends in one message): larger incoming frames, HTTP bodies and admin imports are
+    /// refused before they are parsed, so that one message can never hold a large part of the
+    /// isolate's 128 MB.
     pub max_message_bytes: usize,
+    /// `MAX_SOCKETS_PER_STORE` (default 5,000): WebSockets open at once on one store's object.
+    pub max_sockets_per_store: usize,
+    /// `RATE_LIMIT_BINDING`: the name of a Rate Limiting binding (`[[ratelimits]]`) that limits
+    /// sync connects, pushes and admin attempts per token subject (or per IP without one).
+    pub rate_limit_binding: Option<String>,
     /// `HTTP_RESPONSE_HEADERS`: a JSON object of extra headers for every response the Worker
     /// makes (e.g. `{"Access-Control-Allow-Credentials":"true"}`).
     pub extra_headers: Vec<(String, String)>,
@@ -40,9 +50,13 @@ pub struct Config {
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
 pub const DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS: u64 = 10;
 
-/// Cloudflare's limit on one received WebSocket message, as we understand it (1 MiB in older
-/// documentation; local workerd accepts more).
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Default of `MAX_MESSAGE_BYTES`: 4 MiB. Cloudflare accepts WebSocket messages up to 32 MiB,
+/// but a message is decoded, encoded for broadcast and bound to SQL, several copies in all, in an
+/// isolate of 128 MB; the published client never sends more than ~900 kB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Default of `MAX_SOCKETS_PER_STORE` (Cloudflare allows 32,768 hibernatable sockets per object).
+pub const DEFAULT_MAX_SOCKETS_PER_STORE: usize = 5_000;
 
 /// A variable with a value we cannot use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +111,39 @@ impl Config {
         .map_err(ConfigError)?;
         let transports =
             EnabledTransports::parse(lookup("TRANSPORTS").as_deref()).map_err(ConfigError)?;
+        let max_push_events = parse_size(
+            "MAX_PUSH_EVENTS",
+            lookup("MAX_PUSH_EVENTS"),
+            DEFAULT_MAX_PUSH_EVENTS,
+            1,
+        )?;
+        let max_args_depth = parse_bounded(
+            "MAX_ARGS_DEPTH",
+            lookup("MAX_ARGS_DEPTH"),
+            DEFAULT_MAX_ARGS_DEPTH,
+            1,
+            MAX_ARGS_DEPTH_CEILING,
+        )?;
+        let max_pulls_per_socket = parse_bounded(
+            "MAX_PULLS_PER_SOCKET",
+            lookup("MAX_PULLS_PER_SOCKET"),
+            DEFAULT_MAX_PULLS_PER_SOCKET,
+            1,
+            MAX_PULLS_PER_SOCKET_CEILING,
+        )?;
+        let max_sockets_per_store = parse_size(
+            "MAX_SOCKETS_PER_STORE",
+            lookup("MAX_SOCKETS_PER_STORE"),
+            DEFAULT_MAX_SOCKETS_PER_STORE,
+            1,
+        )?;
+        let max_store_bytes = match lookup("MAX_STORE_BYTES").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(parse_size("MAX_STORE_BYTES", Some(v), 0, 1)? as u64),
+        };
+        let rate_limit_binding = lookup("RATE_LIMIT_BINDING")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         Ok(Config {
             transports,
             cors,
@@ -107,9 +154,15 @@ impl Config {
                 .then(|| (first_request_timeout.min(86_400) as i64) * 1000),
             limits: Limits {
                 max_response_bytes,
+                max_push_events,
+                max_args_depth,
+                max_pulls_per_socket,
+                max_store_bytes,
                 ..Limits::default()
             },
             max_message_bytes,
+            max_sockets_per_store,
+            rate_limit_binding,
             extra_headers,
         })
     }
@@ -134,6 +187,22 @@ fn parse_size(
                 ))
             }),
     }
+}
+
+fn parse_bounded(
+    name: &str,
+    value: Option<String>,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    let n = parse_size(name, value, default, min)?;
+    if n > max {
+        return Err(ConfigError(format!(
+            "{name} must be between {min} and {max}, got {n}"
+        )));
+    }
+    Ok(n)
 }
 
 fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -187,5 +256,28 @@ mod tests {
             .unwrap_err()
             .0
             .contains("FIRST_REQUEST_TIMEOUT_SECONDS"));
+    }
+
+    #[test]
+    fn limits_have_defaults_vars_and_bounds() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.limits.max_push_events, 1_000);
+        assert_eq!(c.limits.max_args_depth, 64);
+        assert_eq!(c.limits.max_pulls_per_socket, 16);
+        assert_eq!(c.limits.max_store_bytes, None);
+        assert_eq!(c.max_sockets_per_store, 5_000);
+        assert_eq!(c.max_message_bytes, 4 * 1024 * 1024);
+        let one = |k: &'static str, v: &'static str| {
+            Config::from_lookup(move |name| (name == k).then(|| v.to_owned()))
+        };
+        assert_eq!(one("MAX_PUSH_EVENTS", "5").unwrap().limits.max_push_events, 5);
+        assert_eq!(one("MAX_STORE_BYTES", "1000").unwrap().limits.max_store_bytes, Some(1000));
+        assert!(one("MAX_ARGS_DEPTH", "101").unwrap_err().0.contains("MAX_ARGS_DEPTH"));
+        assert!(one("MAX_PULLS_PER_SOCKET", "33").unwrap_err().0.contains("between 1 and 32"));
+        assert!(one("MAX_SOCKETS_PER_STORE", "0").is_err());
+        assert_eq!(
+            one("RATE_LIMIT_BINDING", " LIMITER ").unwrap().rate_limit_binding.as_deref(),
+            Some("LIMITER")
+        );
     }
 }

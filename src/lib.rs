@@ -18,6 +18,7 @@
 //! - [`config`] — Wrangler vars → a typed config.
 //! - [`log`] — structured JSON log lines and `LOG_LEVEL`.
 //! - [`metrics`] — Workers Analytics Engine data points (`METRICS_BINDING`).
+//! - [`store_id`] — the one rule for a storeId, wherever it arrives.
 //! - [`time`] — `createdAt` timestamps.
 //! - `glue` (wasm32 only) — the Worker entrypoint and the `SyncBackendDO` Durable Object: the only
 //!   code that touches the Workers runtime.
@@ -32,6 +33,7 @@ pub mod log;
 pub mod metrics;
 pub mod protocol;
 pub mod storage;
+pub mod store_id;
 pub mod sync;
 pub mod time;
 

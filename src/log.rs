@@ -10,6 +10,16 @@ use std::fmt::Write;
 
 use crate::protocol::rpc::push_json_str;
 
+/// A short random id that ties what a client is told about an internal failure to the log line
+/// that has its detail (`incident` field): the detail itself never reaches the client.
+pub fn incident_id() -> String {
+    let mut bytes = [0u8; 6];
+    if getrandom::fill(&mut bytes).is_err() {
+        return "unknown".to_owned();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// How much is written, from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

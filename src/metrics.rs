@@ -68,6 +68,13 @@ impl Activity {
                 if *live { "live" } else { "once" },
                 vec![*events as f64, 0.0],
             ),
+            Activity::StorageFailure { .. } => point(
+                "error",
+                store,
+                transport.as_str(),
+                "storage",
+                vec![0.0, 0.0],
+            ),
         }
     }
 }

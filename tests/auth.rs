@@ -32,6 +32,9 @@ fn config(vars: &[(&str, &str)]) -> AuthConfig {
         ("JWT_SECRET".into(), SECRET.into()),
         ("JWT_JWKS".into(), jwks),
     ];
+    if !vars.iter().any(|(k, _)| *k == "JWT_STORE_CLAIM") {
+        all.push(("JWT_ANY_STORE".into(), "true".into()));
+    }
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     AuthConfig::from_lookup(|name| {
         all.iter()
@@ -251,6 +254,8 @@ fn configuration_fails_closed_with_clear_messages() {
                 Some(v.to_owned())
             } else if name == "JWT_SECRET" {
                 Some(SECRET.to_owned())
+            } else if name == "JWT_ANY_STORE" {
+                Some("true".to_owned())
             } else {
                 None
             }
@@ -301,10 +306,40 @@ fn every_variable_read_is_listed_for_the_cache() {
         read.borrow_mut().push(name.to_owned());
         None
     });
+    assert!(read.borrow().len() >= 9, "the configuration reads its variables");
     for name in read.borrow().iter() {
         assert!(
             livestore_sync_rs::auth::AUTH_VARIABLES.contains(&name.as_str()),
             "{name} is read but not in AUTH_VARIABLES"
         );
     }
+}
+
+#[test]
+fn a_valid_token_opens_every_store_only_by_explicit_choice() {
+    let vars = |extra: &[(&str, &str)]| {
+        let mut all = vec![("JWT_SECRET".to_owned(), SECRET.to_owned())];
+        all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        AuthConfig::from_lookup(move |name| {
+            all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    };
+    let token = hs(json!({"stores": ["s"]}), Some(60));
+    let payload = json!({ "authToken": token });
+    // neither a store claim nor the opt-out: a configuration error that names both
+    let e = authorize(&vars(&[]), "s", Some(&payload), None, NOW).unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.message().contains("JWT_STORE_CLAIM") && e.message().contains("JWT_ANY_STORE"), "{}", e.message());
+    let both = vars(&[("JWT_STORE_CLAIM", "stores"), ("JWT_ANY_STORE", "true")]);
+    assert_eq!(authorize(&both, "s", Some(&payload), None, NOW).unwrap_err().status(), 500);
+    let any = vars(&[("JWT_ANY_STORE", "true")]);
+    assert!(authorize(&any, "other", Some(&payload), None, NOW).is_ok());
+    let scoped = vars(&[("JWT_STORE_CLAIM", "stores")]);
+    assert!(authorize(&scoped, "s", Some(&payload), None, NOW).is_ok());
+    assert_eq!(authorize(&scoped, "other", Some(&payload), None, NOW).unwrap_err().status(), 403);
+    // an undelimited prefix grants nothing, and the refusal says why
+    let team = hs(json!({"stores": ["team-4*"]}), Some(60));
+    let e = authorize(&scoped, "team-42", Some(&json!({ "authToken": team })), None, NOW).unwrap_err();
+    assert_eq!(e.status(), 403);
+    assert!(e.message().contains("not a prefix grant"), "{}", e.message());
 }

@@ -193,13 +193,7 @@ impl Golden {
             if transport == Transport::WebSocket && !conn.needs_store(&text) {
                 // what the Durable Object does before the core (and so what production sends)
             } else {
-                block_on(store.handle_message(
-                    transport,
-                    conn,
-                    &text,
-                    &|| NOW.to_owned(),
-                    &mut |o| outputs.push(o),
-                ));
+                handle_http_or_ws(store, transport, conn, &text, &mut |o| outputs.push(o));
             }
             let mut replies = Vec::new();
             for o in outputs {

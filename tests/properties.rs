@@ -78,14 +78,18 @@ fn log_of(store: &Store<MemLog>) -> Vec<(i64, i64, String, Option<Value>, String
         .collect()
 }
 
-/// The stored log is exactly seqNums 1..=head, each the child of the previous one.
+/// The stored log is one linked chain from the root: each event's parent is the previous event's
+/// seqNum (0 for the first), seqNums strictly increase (gaps allowed), the head is the last one.
 fn assert_chain(store: &Store<MemLog>) {
     let rows = store.log.rows.borrow();
-    assert_eq!(rows.len() as i64, store.head);
-    for (i, (seq, e)) in rows.iter().enumerate() {
-        assert_eq!(*seq, i as i64 + 1);
-        assert_eq!(e.parent_seq_num, *seq - 1);
+    let mut parent = 0;
+    for (seq, e) in rows.iter() {
+        assert_eq!(e.seq_num, *seq);
+        assert_eq!(e.parent_seq_num, parent, "event {seq} links to the previous one");
+        assert!(*seq > parent, "seqNums increase");
+        parent = *seq;
     }
+    assert_eq!(store.head, parent, "the head is the last stored seqNum");
 }
 
 /// How the test (not the server) classifies a frame: a request needs exactly one answer; Acks,
@@ -323,6 +327,9 @@ enum Mutation {
     SeqNum(usize, i64),
     /// Event `i`'s parentSeqNum off by `n` (a broken chain).
     ParentOf(usize, i64),
+    /// A gap of `n` before event `i`: it and every later event move up by `n`, still linked
+    /// (a valid chain: LiveStore's conformance suite pushes such chains).
+    Gap(usize, i64),
     /// A backendId that is not the store's.
     ForeignBackend,
     /// The store's backendId, explicitly.
@@ -341,6 +348,7 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
         1 => (-2i64..=2).prop_filter("off", |n| *n != 0).prop_map(Mutation::Parent),
         1 => (0usize..6, -2i64..=2).prop_filter("off", |(_, n)| *n != 0).prop_map(|(i, n)| Mutation::SeqNum(i, n)),
         1 => (0usize..6, -2i64..=2).prop_filter("off", |(_, n)| *n != 0).prop_map(|(i, n)| Mutation::ParentOf(i, n)),
+        2 => (0usize..6, 1i64..1000).prop_map(|(i, n)| Mutation::Gap(i, n)),
         1 => Just(Mutation::ForeignBackend),
         1 => Just(Mutation::OwnBackend),
         2 => (
@@ -390,6 +398,18 @@ fn mutated_push(n: usize, args: &[Value], mutations: &[Mutation]) -> String {
                 if let Some(e) = events.get_mut(*i) {
                     if let Some(v) = e[field].as_i64() {
                         e[field] = json!(v + d);
+                    }
+                }
+            }
+            Mutation::Gap(at, n) => {
+                for (i, e) in events.iter_mut().enumerate().skip(*at) {
+                    for field in ["seqNum", "parentSeqNum"] {
+                        if field == "parentSeqNum" && i == *at {
+                            continue;
+                        }
+                        if let Some(v) = e[field].as_i64() {
+                            e[field] = json!(v + n);
+                        }
                     }
                 }
             }
@@ -497,6 +517,9 @@ fn a_push_either_stores_exactly_its_events_or_changes_nothing() {
                     "the head is the last event"
                 );
                 prop_assert_eq!(o.broadcasts.len(), 1, "and they were broadcast");
+                if expected.iter().any(|e| e.0 > e.1 + 1) {
+                    reached.hit("success: gapped chain");
+                }
             } else {
                 prop_assert_eq!(&after, &before, "a refused push changes nothing: {}", r);
                 prop_assert_eq!(s.head, 3);
@@ -526,6 +549,7 @@ fn a_push_either_stores_exactly_its_events_or_changes_nothing() {
         &[
             ("success", 0.15),
             ("success: empty batch", 0.005),
+            ("success: gapped chain", 0.03),
             ("refused: ServerAheadError", 0.02),
             ("refused: BackendIdMismatchError", 0.02),
             ("refused: UnknownError", 0.015),

@@ -314,18 +314,19 @@ fn a_broken_chain_is_refused_whole() {
     assert!(o.broadcasts.is_empty());
     assert_eq!(s.head, 5);
     assert_eq!(s.log.rows.borrow().len(), 5);
-    // seqNum not parent + 1
-    let mut gap = vec![event(6), event(8)];
-    gap[1]["parentSeqNum"] = json!(6);
+    // seqNum not greater than its parent
+    let mut back = vec![event(6), event(6)];
+    back[1]["parentSeqNum"] = json!(6);
     let o = ws(
         &mut s,
         &mut Connection::default(),
-        &push_frame("2", &gap, None),
+        &push_frame("2", &back, None),
     );
     assert!(o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
         .as_str()
         .unwrap()
-        .contains("seqNum"));
+        .contains("greater than parentSeqNum"));
+    assert_eq!(s.log.rows.borrow().len(), 5);
     // And the store is not wedged: the right push goes through.
     push_events(&mut s, 6, 20);
     assert_eq!(s.head, 20);
@@ -576,4 +577,163 @@ fn only_acks_of_unpaced_connections_skip_the_store() {
     assert_eq!(http_answer(&[defect]).0, 400);
     let (status, body) = http_answer(&["{}".to_owned(), "{}".to_owned()]);
     assert_eq!((status, body.as_str()), (200, "[{},{}]"));
+}
+
+/// A linked chain with gaps in its numbering (what LiveStore's conformance suite pushes).
+fn gapped(seqs: &[i64], parent: i64) -> Vec<Value> {
+    let mut prev = parent;
+    seqs.iter()
+        .map(|&seq| {
+            let mut e = event(seq);
+            e["parentSeqNum"] = json!(prev);
+            prev = seq;
+            e
+        })
+        .collect()
+}
+
+fn pulled_seqs(o: &Outputs) -> Vec<i64> {
+    o.replies
+        .iter()
+        .filter(|r| r["_tag"] == "Chunk")
+        .flat_map(|r| r["values"][0]["batch"].as_array().cloned().unwrap_or_default())
+        .map(|item| item["eventEncoded"]["seqNum"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn gapped_chains_are_stored_paged_and_counted_by_rows() {
+    let mut s = store();
+    // from the root, starting at 100, as the conformance suite's first push does
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &gapped(&[100], 0), None));
+    assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "{:?}", o.replies);
+    assert_eq!(s.head, 100);
+    // then 250 events with gaps of 3
+    let seqs: Vec<i64> = (1..=250).map(|i| 100 + 3 * i).collect();
+    for (n, chunk) in seqs.chunks(50).enumerate() {
+        let parent = if n == 0 { 100 } else { seqs[n * 50 - 1] };
+        let o = ws(
+            &mut s,
+            &mut Connection::default(),
+            &push_frame(&format!("p{n}"), &gapped(chunk, parent), None),
+        );
+        assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "{:?}", o.replies);
+    }
+    assert_eq!(s.head, 850);
+    // a push whose parent is an old gap number is behind the head
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("x", &gapped(&[851], 849), None));
+    assert_eq!(o.replies[0]["exit"]["cause"]["error"]["_tag"], "ServerAheadError");
+
+    // a non-live pull over HTTP: every event once, in order; remaining counts rows, not numbers
+    let pull = r#"{"_tag":"Request","id":"9","tag":"SyncHttpRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}},"headers":[]}"#;
+    let o = send(&mut s, Transport::Http, &mut Connection::default(), pull);
+    let mut expected = vec![100];
+    expected.extend(&seqs);
+    assert_eq!(pulled_seqs(&o), expected);
+    let remaining: Vec<Value> = o
+        .replies
+        .iter()
+        .filter(|r| r["_tag"] == "Chunk")
+        .map(|r| r["values"][0]["pageInfo"].clone())
+        .collect();
+    assert_eq!(remaining[0], json!({"_tag":"MoreKnown","remaining":151}));
+    assert_eq!(remaining[1], json!({"_tag":"MoreKnown","remaining":51}));
+    assert_eq!(remaining[2], json!({"_tag":"NoMore"}));
+    assert_eq!(o.replies.last().unwrap()["_tag"], "Exit");
+
+    // from a cursor inside the gapped log, over WebSocket with Acks
+    let mut conn = Connection::default();
+    let o = ws(&mut s, &mut conn, &pull_frame("7", Some(400), false));
+    let got = pulled_seqs(&o);
+    assert_eq!(got.first(), Some(&403));
+    assert_eq!(got.len(), seqs.iter().filter(|&&q| q > 400).count());
+}
+
+#[test]
+fn a_push_over_the_limits_is_refused_whole_with_the_limit_named() {
+    let mut s = store();
+    s.limits.max_push_events = 10;
+    let events: Vec<Value> = (1..=11).map(event).collect();
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &events, None));
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("MAX_PUSH_EVENTS") && message.contains("11"), "{message}");
+    assert_eq!(s.log.rows.borrow().len(), 0);
+    let events: Vec<Value> = (1..=10).map(event).collect();
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("2", &events, None));
+    assert_eq!(o.replies[0]["exit"]["_tag"], "Success");
+
+    // args nested one level deeper than the limit: refused, nothing stored
+    let deep = |n: usize| -> Value { serde_json::from_str(&format!("{}1{}", "[".repeat(n), "]".repeat(n))).unwrap() };
+    let mut e = event(11);
+    e["args"] = deep(65);
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("3", &[event(11).clone(), e.clone()].iter().enumerate().map(|(i, v)| { let mut v = v.clone(); if i == 1 { v["seqNum"] = json!(12); v["parentSeqNum"] = json!(11); } v }).collect::<Vec<_>>(), None));
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("MAX_ARGS_DEPTH") && message.contains("65 levels"), "{message}");
+    assert_eq!(s.head, 10);
+    e["args"] = deep(64);
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("4", &[e], None));
+    assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "depth 64 is allowed");
+}
+
+#[test]
+fn pulls_per_socket_and_their_ids_are_bounded() {
+    let mut s = store();
+    s.limits.max_pulls_per_socket = 3;
+    let mut conn = Connection::default();
+    for i in 0..3 {
+        let o = ws(&mut s, &mut conn, &pull_frame(&format!("{i}"), None, true));
+        assert_eq!(o.replies[0]["_tag"], "Chunk");
+    }
+    let o = ws(&mut s, &mut conn, &pull_frame("3", None, true));
+    let error = &o.replies[0]["exit"]["cause"]["error"];
+    assert_eq!(error["_tag"], "UnknownError");
+    assert!(error["cause"]["message"].as_str().unwrap().contains("MAX_PULLS_PER_SOCKET"));
+    assert_eq!(conn.live_pulls.len(), 3);
+    // one push still reaches each of the three once
+    let o = ws(&mut s, &mut conn, &push_frame("p", &[event(1)], None));
+    assert_eq!(o.broadcasts.len(), 1);
+    // an interrupt frees a slot
+    ws(&mut s, &mut conn, r#"{"_tag":"Interrupt","requestId":"0"}"#);
+    let o = ws(&mut s, &mut conn, &pull_frame("4", None, true));
+    assert_eq!(o.replies[0]["_tag"], "Chunk");
+    // a request id too long to remember
+    let mut other = Connection::default();
+    let long = "x".repeat(200);
+    let o = ws(&mut s, &mut other, &pull_frame(&long, None, true));
+    assert!(o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().contains("request id"));
+    assert!(other.live_pulls.is_empty());
+}
+
+#[test]
+fn a_store_quota_refuses_pushes_beyond_it() {
+    let mut s = store();
+    s.limits.max_store_bytes = Some(1_000);
+    s.stored_bytes = Some(0);
+    push_events(&mut s, 1, 3);
+    let used = s.stored_bytes.unwrap();
+    assert!(used > 0 && used < 1_000, "{used}");
+    let events: Vec<Value> = (4..=10).map(event).collect();
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("q", &events, None));
+    let error = &o.replies[0]["exit"]["cause"]["error"];
+    assert_eq!(error["cause"]["name"], "StoreQuotaError");
+    assert!(error["cause"]["message"].as_str().unwrap().contains("MAX_STORE_BYTES"));
+    assert_eq!(s.head, 3);
+}
+
+#[test]
+fn a_storage_failure_reaches_the_client_as_an_incident_id_and_the_log_as_its_detail() {
+    use livestore_sync_rs::sync::activity::Activity;
+    let mut s = store();
+    s.log.fail_next_append.set(true);
+    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &[event(1)], None));
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("incident"), "{message}");
+    assert!(!message.contains("disk on fire") && !message.contains("UNIQUE"), "no raw text: {message}");
+    let detail = o.activities.iter().find_map(|a| match a {
+        Activity::StorageFailure { incident, detail } => Some((incident.clone(), detail.clone())),
+        _ => None,
+    });
+    let (incident, detail) = detail.expect("the detail is reported for the log");
+    assert!(message.contains(&incident));
+    assert!(!detail.is_empty());
 }

@@ -76,10 +76,10 @@ mod tests {
 
     #[test]
     fn info_json_and_socket_counts() {
-        let mut a = Attachment::new("s".into(), None, None, 0);
+        let mut a = Attachment::new("s".into(), None, 0);
         a.connection.live_pulls =
             vec![crate::protocol::rpc::RequestId::from_json_text(r#""1""#).unwrap()];
-        let b = Attachment::new("s".into(), None, None, 0);
+        let b = Attachment::new("s".into(), None, 0);
         let info = StoreInfo {
             store_id: "s".into(),
             storage: "durable-object-sqlite",

@@ -17,10 +17,6 @@ pub mod info;
 pub mod ndjson;
 pub mod route;
 
-/// Header by which the Worker tells the Durable Object that a request is an admin request it has
-/// authorized. The Worker removes it from every request it forwards, so a client cannot send it.
-pub const ADMIN_HEADER: &str = "x-livestore-admin";
-
 /// Close code and reason for the sockets of a store that was reset: the clients reconnect, and
 /// their next pull or push gets `BackendIdMismatchError`.
 pub const RESET_CLOSE_CODE: u16 = 4002;

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use crate::protocol::messages::present;
 use crate::protocol::rpc::push_json_str;
 use crate::sync::limits::Limits;
-use crate::sync::push::chain_error;
+use crate::sync::push::{args_depth_error, chain_error};
 use crate::sync::service::StoredEvent;
 
 use super::AdminError;
@@ -103,6 +103,9 @@ pub fn parse_import(
                 l.created_at
             )));
         }
+        if let Some(reason) = args_depth_error(l.args.as_deref().map(RawValue::get), limits) {
+            return Err(bad(format!("event {}: {reason}", l.seq_num)));
+        }
         let e = StoredEvent {
             seq_num: l.seq_num,
             parent_seq_num: l.parent_seq_num,
@@ -145,7 +148,7 @@ pub fn parse_import(
 fn chain_break(head: i64, events: &[StoredEvent]) -> usize {
     let mut parent = head;
     for (i, e) in events.iter().enumerate() {
-        if e.parent_seq_num != parent || e.seq_num != parent + 1 {
+        if e.parent_seq_num != parent || e.seq_num <= parent {
             return i;
         }
         parent = e.seq_num;

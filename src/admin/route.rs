@@ -2,14 +2,14 @@
 
 use crate::http::query::{decode_component, form_decode};
 use crate::protocol::messages::MAX_SAFE_INTEGER;
+use crate::store_id::store_id_error;
 
 use super::AdminError;
 
 /// The path prefix of every admin route.
 pub const PREFIX: &str = "/admin/";
 
-/// Longest store id the admin API accepts (bytes).
-pub const MAX_STORE_ID_BYTES: usize = 1024;
+pub use crate::store_id::MAX_STORE_ID_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -86,22 +86,10 @@ fn action_path(action: &Action) -> &'static str {
 fn store_id(raw: &str) -> Result<String, AdminError> {
     let id = decode_component(raw)
         .ok_or_else(|| AdminError::new(400, "The store id is not valid percent-encoded UTF-8"))?;
-    if id.is_empty() {
-        return Err(AdminError::new(400, "The store id is empty"));
+    match store_id_error(&id) {
+        Some(reason) => Err(AdminError::new(400, reason)),
+        None => Ok(id),
     }
-    if id.len() > MAX_STORE_ID_BYTES {
-        return Err(AdminError::new(
-            400,
-            format!("The store id is longer than {MAX_STORE_ID_BYTES} bytes"),
-        ));
-    }
-    if id.chars().any(char::is_control) {
-        return Err(AdminError::new(
-            400,
-            "The store id contains control characters",
-        ));
-    }
-    Ok(id)
 }
 
 fn export_query(query: &str) -> Result<(i64, Option<u64>), AdminError> {

@@ -24,7 +24,9 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     /// `JWT_LEEWAY_SECONDS` (default 0): clock skew allowed on `exp` and `nbf`.
     pub leeway_seconds: i64,
-    /// `JWT_STORE_CLAIM`: the claim listing the storeIds (or `prefix*`) a token may sync.
+    /// `JWT_STORE_CLAIM`: the claim listing the storeIds (or prefix grants) a token may sync;
+    /// `None` only with the explicit opt-out `JWT_ANY_STORE=true` (without either, `jwt` mode is
+    /// a configuration error: a valid token must not open every store by default).
     pub store_claim: Option<String>,
     /// `JWT_REQUIRE_EXP` (default `true`).
     pub require_exp: bool,
@@ -47,7 +49,7 @@ pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
 }
 
 /// Every variable the auth configuration is built from.
-pub const AUTH_VARIABLES: [&str; 9] = [
+pub const AUTH_VARIABLES: [&str; 10] = [
     "AUTH_MODE",
     "JWT_SECRET",
     "JWT_JWKS",
@@ -55,6 +57,7 @@ pub const AUTH_VARIABLES: [&str; 9] = [
     "JWT_AUDIENCE",
     "JWT_LEEWAY_SECONDS",
     "JWT_STORE_CLAIM",
+    "JWT_ANY_STORE",
     "JWT_REQUIRE_EXP",
     "AUTH_PAYLOAD_FIELD",
 ];
@@ -80,6 +83,20 @@ impl AuthConfig {
                 true
             }
         };
+        let store_claim = get("JWT_STORE_CLAIM");
+        match (store_claim.is_some(), get("JWT_ANY_STORE").as_deref()) {
+            (_, None | Some("false")) if store_claim.is_none() => problems.push(
+                "JWT_STORE_CLAIM is not set: name the token claim that lists the stores a token may \
+                 open (e.g. JWT_STORE_CLAIM=stores), or set JWT_ANY_STORE=true to let every valid \
+                 token open every store"
+                    .to_owned(),
+            ),
+            (true, Some("true")) => problems.push(
+                "JWT_STORE_CLAIM and JWT_ANY_STORE=true contradict each other: set one of them".to_owned(),
+            ),
+            (_, None | Some("true" | "false")) => {}
+            (_, Some(v)) => problems.push(format!("JWT_ANY_STORE must be true or false, got {v:?}")),
+        }
         let mode = match get("AUTH_MODE").as_deref() {
             Some("none") => AuthMode::None,
             None | Some("jwt") => {
@@ -88,9 +105,10 @@ impl AuthConfig {
                     get("JWT_JWKS").as_deref(),
                 )
                 .map_err(|e| e.0);
-                AuthMode::Jwt(match (problems.is_empty(), verifier) {
-                    (true, v) => v,
-                    (false, _) => Err(problems.join("; ")),
+                AuthMode::Jwt(match verifier {
+                    Err(e) => Err(std::iter::once(e).chain(problems).collect::<Vec<_>>().join("; ")),
+                    Ok(_) if !problems.is_empty() => Err(problems.join("; ")),
+                    ok => ok,
                 })
             }
             Some(other) => {
@@ -103,7 +121,7 @@ impl AuthConfig {
             issuer: get("JWT_ISSUER"),
             audience: get("JWT_AUDIENCE"),
             leeway_seconds,
-            store_claim: get("JWT_STORE_CLAIM"),
+            store_claim,
             require_exp,
         }
     }

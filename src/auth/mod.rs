@@ -18,6 +18,20 @@ use serde_json::{Map, Value};
 /// seconds). Set only by the Worker, which drops whatever a client sent under that name.
 pub const EXPIRES_HEADER: &str = "x-livestore-auth-expires";
 
+/// Header by which the Worker tells the Durable Object whom its rate limits count (the token's
+/// subject, or the client's IP). Set only by the Worker, which drops a client's.
+pub const RATE_KEY_HEADER: &str = "x-livestore-rate-key";
+
+/// A token subject as rate limits key it: at most 128 bytes (a longer one is cut at a character
+/// boundary), so that it fits a socket's attachment.
+pub fn short_subject(sub: &str) -> &str {
+    let mut end = sub.len().min(128);
+    while !sub.is_char_boundary(end) {
+        end -= 1;
+    }
+    &sub[..end]
+}
+
 /// WebSocket close code and reason for a socket whose token ran out: the client reconnects, and
 /// must present a fresh token to be let in again.
 pub const EXPIRED_CLOSE_CODE: u16 = 4001;
@@ -28,6 +42,8 @@ pub const EXPIRED_CLOSE_REASON: &str = "Token expired";
 pub struct Grant {
     /// Unix seconds after which (plus leeway) the connection must stop syncing.
     pub expires_at: Option<i64>,
+    /// The token's `sub`, whom rate limits count.
+    pub subject: Option<String>,
 }
 
 impl Grant {
@@ -73,12 +89,18 @@ fn find_token<'a>(
 ) -> Option<&'a str> {
     let from_payload = payload
         .and_then(|p| p.get(&config.payload_field))
-        .and_then(Value::as_str);
-    let from_header = authorization.and_then(|h| {
-        let (scheme, token) = h.trim().split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    from_payload.or(from_header).filter(|t| !t.is_empty())
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    // an empty payload field does not hide a valid header
+    from_payload.or_else(|| bearer(authorization?))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Checks a sync request for `store_id` at `now` (Unix seconds).
@@ -109,6 +131,11 @@ pub fn authorize(
     check_claims(config, &claims.custom, store_id)?;
     Ok(Grant {
         expires_at: claims.expiration.map(|t| t.timestamp()),
+        subject: claims
+            .custom
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -168,18 +195,77 @@ fn check_claims(
             _ => Vec::new(),
         };
         if !patterns.iter().any(|p| store_matches(p, store_id)) {
+            let hint = match patterns.iter().find(|p| is_undelimited_prefix(p)) {
+                Some(p) => format!(
+                    "; the entry {p:?} is not a prefix grant: a prefix grant ends in a delimiter \
+                     (- _ / : .) followed by *, like \"team-42-*\""
+                ),
+                None => String::new(),
+            };
             return Err(AuthError::Forbidden(format!(
-                "Token does not allow store {store_id:?} (claim `{claim}`)"
+                "Token does not allow store {store_id:?} (claim `{claim}`){hint}"
             )));
         }
     }
     Ok(())
 }
 
-/// A store pattern: an exact storeId, or a prefix ending in `*`.
+/// Characters that may end the prefix of a prefix grant.
+const PREFIX_DELIMITERS: [char; 5] = ['-', '_', '/', ':', '.'];
+
+/// A store grant of the store claim: an exact storeId; a prefix grant, which ends in a delimiter
+/// and `*` (`team-42-*` covers `team-42-todos`, but neither `team-42` nor `team-420`); or `*`
+/// alone, every store. An entry like `team-4*` (no delimiter) grants nothing: a prefix must be
+/// meant, not an accident of where a name happens to stop.
 pub fn store_matches(pattern: &str, store_id: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
     match pattern.strip_suffix('*') {
-        Some(prefix) => store_id.starts_with(prefix),
+        Some(prefix) if prefix.ends_with(PREFIX_DELIMITERS) => {
+            store_id.len() > prefix.len() && store_id.starts_with(prefix)
+        }
+        Some(_) => false,
         None => pattern == store_id,
+    }
+}
+
+/// `team-4*`: looks like a prefix grant but is none (see [`store_matches`]).
+fn is_undelimited_prefix(pattern: &str) -> bool {
+    pattern
+        .strip_suffix('*')
+        .is_some_and(|prefix| !prefix.is_empty() && !prefix.ends_with(PREFIX_DELIMITERS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_grants_are_explicit() {
+        assert!(store_matches("team-42-*", "team-42-todos"));
+        assert!(!store_matches("team-42-*", "team-42-"));
+        assert!(!store_matches("team-42-*", "team-420"));
+        assert!(!store_matches("team-4*", "team-42"));
+        assert!(!store_matches("team-4*", "team-4*x"));
+        assert!(store_matches("team-4*", "team-4*") == false);
+        assert!(store_matches("org/a/*", "org/a/b"));
+        assert!(store_matches("*", "anything"));
+        assert!(store_matches("solo", "solo"));
+        assert!(!store_matches("solo", "solo2"));
+        assert!(is_undelimited_prefix("team-4*"));
+        assert!(!is_undelimited_prefix("team-4-*"));
+        assert!(!is_undelimited_prefix("*"));
+    }
+
+    #[test]
+    fn an_empty_payload_token_does_not_hide_the_header() {
+        let cfg = AuthConfig::from_lookup(|k| (k == "AUTH_MODE").then(|| "none".into()));
+        let payload = serde_json::json!({"authToken": ""});
+        assert_eq!(find_token(&cfg, Some(&payload), Some("Bearer abc")), Some("abc"));
+        let payload = serde_json::json!({"authToken": "xyz"});
+        assert_eq!(find_token(&cfg, Some(&payload), Some("Bearer abc")), Some("xyz"));
+        assert_eq!(find_token(&cfg, None, Some("Basic abc")), None);
+        assert_eq!(find_token(&cfg, None, Some("Bearer ")), None);
     }
 }

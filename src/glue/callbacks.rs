@@ -55,7 +55,7 @@ impl SyncBackendDO {
             schema::TABLE_EXISTS,
             vec![schema::RPC_SUBSCRIBERS.into()],
         )
-        .map_err(|e| e.0)?
+        .map_err(|e| e.to_string())?
         .first()
         .and_then(|r| int(r.first()?))
         .unwrap_or(0)
@@ -63,7 +63,7 @@ impl SyncBackendDO {
         if !exists {
             return Ok(Vec::new());
         }
-        let rows = rows(&sql, schema::SELECT_RPC_SUBSCRIBERS, vec![]).map_err(|e| e.0)?;
+        let rows = rows(&sql, schema::SELECT_RPC_SUBSCRIBERS, vec![]).map_err(|e| e.to_string())?;
         Ok(rows
             .iter()
             .filter_map(|r| {
@@ -112,7 +112,7 @@ impl SyncBackendDO {
             )
         });
         if let Err(e) = stored {
-            self.log_storage_error(store_id, &e.0);
+            self.log_storage_error(store_id, e.detail());
         }
         self.logger.write(
             self.line(Level::Info, "rpc.subscribe", store_id)
@@ -131,7 +131,7 @@ impl SyncBackendDO {
         if self.rpc_subscriber_count() > 0 {
             let sql = self.state.storage().sql();
             if let Err(e) = rows(&sql, schema::DELETE_RPC_SUBSCRIBERS, vec![]) {
-                self.log_storage_error(store_id, &e.0);
+                self.log_storage_error(store_id, e.detail());
             }
         }
         self.callbacks.subscribers.replace(Some(Vec::new()));

@@ -13,6 +13,7 @@ use wasm_bindgen::JsValue;
 
 use crate::log::Level;
 use crate::protocol::do_rpc;
+use crate::store_id::store_id_error;
 use crate::sync::service::{Connection, Output, RpcSubscription, Transport};
 
 use super::durable_object::{now_iso, SyncBackendDO};
@@ -111,15 +112,18 @@ impl SyncBackendDO {
                 do_rpc::store_id(other).unwrap_or("")
             ));
         }
+        if let Some(reason) = store_id_error(&store_id) {
+            return Err(reason);
+        }
         let single_pull = do_rpc::is_single_pull(&requests);
         let mut conn = Connection::default();
         let mut step = Step::default();
         {
             let mut slot = self.store.lock().await;
-            let store = self.opened(&mut slot, &store_id).await.map_err(|e| {
-                self.log_storage_error(&store_id, &e);
-                format!("Storage unavailable: {e}")
-            })?;
+            let store = self
+                .opened(&mut slot, &store_id)
+                .await
+                .map_err(|e| self.failure_message(&store_id, &e))?;
             for request in &requests {
                 let text = request.to_json();
                 let mut out = |o| self.take_output(&store_id, &mut step, o);
@@ -159,7 +163,7 @@ impl SyncBackendDO {
             let store = self
                 .opened(&mut slot, &store_id)
                 .await
-                .map_err(|e| format!("Storage unavailable: {e}"))?;
+                .map_err(|e| self.failure_message(&store_id, &e))?;
             let mut out = |o| self.take_output(&store_id, &mut step, o);
             store.continue_pulls(&mut conn, &mut out).await;
             self.end_turn(&store_id, &mut step).await;

@@ -15,7 +15,11 @@ use crate::protocol::rpc::{self, ClientMessage, RequestId, Unreadable, PING_FRAM
 use crate::sync::activity::{Activity, PushTally};
 use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
-use crate::sync::service::{http_answer, Connection, Output, Store, Transport};
+use crate::storage::StorageError;
+use crate::store_id::store_id_error;
+use crate::sync::service::{
+    http_answer, Connection, HistoryStep, HttpHistory, Output, Store, Transport,
+};
 
 use super::callbacks::Callbacks;
 use super::do_rpc::OpenPulls;
@@ -23,8 +27,10 @@ use super::env;
 use super::json_response;
 use super::logging::{write_data_point, Logger};
 use super::storage::{self, AnyLog};
+use super::worker_entry::SYNC_BACKEND_BINDING;
 use crate::metrics::{self, DataPoint};
 use futures_util::lock::Mutex;
+use futures_util::{stream, StreamExt};
 
 pub(super) fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
     let text: String = ws.deserialize_attachment().ok().flatten()?;
@@ -33,6 +39,15 @@ pub(super) fn read_attachment(ws: &WebSocket) -> Option<Attachment> {
 
 fn write_attachment(ws: &WebSocket, attachment: &Attachment) -> Result<()> {
     ws.serialize_attachment(attachment.to_json())
+}
+
+/// The refusal of a store this object does not serve. It names no store: the other one may be
+/// another tenant's.
+fn other_store() -> StorageError {
+    StorageError::Refused(
+        "this Durable Object serves another store: address a store's object by idFromName(storeId)"
+            .to_owned(),
+    )
 }
 
 fn now_ms() -> i64 {
@@ -72,8 +87,9 @@ extern "C" {
 /// What the object knows of its sockets without reading every attachment on every message:
 /// built by one scan of the attachments, dropped whenever a socket's live pulls change.
 pub(super) struct SocketIndex {
-    /// Each socket with live pulls, and their request ids.
-    live: Vec<(WebSocket, Vec<RequestId>)>,
+    /// Each socket with live pulls, their request ids, and when its token expires (Unix
+    /// milliseconds, leeway included): no broadcast reaches a socket past that.
+    live: Vec<(WebSocket, Vec<RequestId>, Option<i64>)>,
     /// Whether a socket may have a pull still sending its history, paced by Acks. `false` lets
     /// an Ack be dropped without reading its socket's attachment: with a thousand live pulls,
     /// every push brings a thousand Acks back.
@@ -144,7 +160,7 @@ impl SyncBackendDO {
         &self,
         store_id: &str,
         f: impl AsyncFnOnce(&mut Store<AnyLog>) -> R,
-    ) -> std::result::Result<R, String> {
+    ) -> std::result::Result<R, StorageError> {
         let mut slot = self.store.lock().await;
         let store = self.opened(&mut slot, store_id).await?;
         let result = f(store).await;
@@ -157,16 +173,25 @@ impl SyncBackendDO {
         &self,
         slot: &'a mut Option<Store<AnyLog>>,
         store_id: &str,
-    ) -> std::result::Result<&'a mut Store<AnyLog>, String> {
+    ) -> std::result::Result<&'a mut Store<AnyLog>, StorageError> {
         if let Some(opened) = self.opened_store.borrow().as_deref() {
             if opened != store_id {
-                return Err(format!(
-                    "this object holds store {opened:?}, not {store_id:?} (address the object of a store by idFromName(storeId))"
-                ));
+                return Err(other_store());
             }
         }
         if slot.is_none() {
-            let config = self.config.as_ref().map_err(Clone::clone)?;
+            let config = self
+                .config
+                .as_ref()
+                .map_err(|e| StorageError::Refused(format!("Configuration error: {e}")))?;
+            if let Some(reason) = store_id_error(store_id) {
+                return Err(StorageError::Refused(reason));
+            }
+            // this object is idFromName(storeId) of our namespace, or it serves no store: a
+            // binding holder cannot plant another store here (not even in a fresh object)
+            if self.is_object_of(store_id) == Some(false) {
+                return Err(other_store());
+            }
             let (log, head, backend_id) = storage::open(
                 &self.state,
                 &self.env,
@@ -174,8 +199,11 @@ impl SyncBackendDO {
                 store_id,
                 self.fault.as_deref(),
             )
-            .await
-            .map_err(|e| e.0)?;
+            .await?;
+            let stored_bytes = match config.limits.max_store_bytes {
+                Some(_) => Some(log.stored_bytes().await?),
+                None => None,
+            };
             self.logger.write(
                 self.line(Level::Info, "store.load", store_id)
                     .int("head", head)
@@ -186,10 +214,36 @@ impl SyncBackendDO {
                 head,
                 backend_id,
                 limits: config.limits.clone(),
+                stored_bytes,
             });
             self.opened_store.replace(Some(store_id.to_owned()));
         }
-        slot.as_mut().ok_or_else(|| "store not loaded".to_owned())
+        slot.as_mut()
+            .ok_or_else(|| StorageError::Backend("store not loaded".to_owned()))
+    }
+
+    /// Whether this object is the one our Worker routes `store_id` to (`idFromName`), when the
+    /// namespace binding is there to tell.
+    fn is_object_of(&self, store_id: &str) -> Option<bool> {
+        let namespace = self.env.durable_object(SYNC_BACKEND_BINDING).ok()?;
+        let expected = namespace.id_from_name(store_id).ok()?.to_string();
+        Some(expected == self.state.id().to_string())
+    }
+
+    /// What the client of a failed store open or storage call is told, after logging the whole
+    /// error: a refusal's reason, or an incident id whose detail only the log has.
+    pub(super) fn failure_message(&self, store_id: &str, e: &StorageError) -> String {
+        let incident = crate::log::incident_id();
+        let level = match e {
+            StorageError::Backend(_) => Level::Error,
+            StorageError::Refused(_) => Level::Warn,
+        };
+        self.logger.write(
+            self.line(level, "storage.error", store_id)
+                .str("incident", &incident)
+                .str("error", e.detail()),
+        );
+        e.public_message(&incident)
     }
 
     /// `durable-object-sqlite` or `d1`, as the admin info names the configured storage.
@@ -234,6 +288,10 @@ impl SyncBackendDO {
     /// Closes a socket on the server's initiative; the client then fails its requests and
     /// reconnects.
     fn close(&self, ws: &WebSocket, attachment: &Attachment, why: Closure) {
+        // no deadline applies to it any more, while the runtime still lists it
+        let mut closing = attachment.clone();
+        closing.closing = true;
+        let _ = write_attachment(ws, &closing);
         let _ = ws.close(Some(why.code()), Some(why.reason()));
         self.logger.write(
             self.line(Level::Info, "socket.closed_by_server", &attachment.store_id)
@@ -251,7 +309,14 @@ impl SyncBackendDO {
         // one frame per distinct request id (clients mostly use the same few), made and
         // converted to a JavaScript string once
         let mut frames: HashMap<&RequestId, js_sys::JsString> = HashMap::new();
-        for (ws, ids) in index.live.iter() {
+        let now = now_ms();
+        let mut expired = Vec::new();
+        for (ws, ids, expires) in index.live.iter() {
+            // a socket that only sends Acks is never checked on a message: check it here
+            if expires.is_some_and(|at| at <= now) {
+                expired.push(ws.clone());
+                continue;
+            }
             let socket: &web_sys::WebSocket = ws.as_ref();
             let socket: &StringSocket = socket.unchecked_ref();
             for id in ids {
@@ -260,6 +325,15 @@ impl SyncBackendDO {
                 });
                 // A socket that is closing fails to send; the others must still get the data.
                 let _ = socket.send_js_string(frame);
+            }
+        }
+        if !expired.is_empty() {
+            *cache = None;
+            drop(cache);
+            for ws in expired {
+                if let Some(attachment) = read_attachment(&ws) {
+                    self.close(&ws, &attachment, Closure::TokenExpired);
+                }
             }
         }
     }
@@ -275,8 +349,12 @@ impl SyncBackendDO {
             };
             let conn = attachment.connection;
             index.any_pending |= !conn.pending_pulls.is_empty();
-            if !conn.live_pulls.is_empty() {
-                index.live.push((ws, conn.live_pulls));
+            if !conn.live_pulls.is_empty() && !attachment.closing {
+                let expires = attachment.auth_expires.map(|exp| {
+                    exp.saturating_add(self.closing.leeway_seconds)
+                        .saturating_mul(1000)
+                });
+                index.live.push((ws, conn.live_pulls, expires));
             }
         }
         index
@@ -293,6 +371,31 @@ impl SyncBackendDO {
             Ok(config) => config.transports.refusal(transport),
             Err(e) => Some(format!("Configuration error: {e}")),
         }
+    }
+
+    /// With `RATE_LIMIT_BINDING` set, the answer to a WebSocket push over the limit of its
+    /// socket's subject (or IP), before the store is involved.
+    async fn push_rate_limited(&self, ws: &WebSocket, text: &str) -> Option<String> {
+        let config = self.config.as_ref().ok()?;
+        config.rate_limit_binding.as_ref()?;
+        let Ok(ClientMessage::Request(request)) = ClientMessage::decode(text) else {
+            return None;
+        };
+        if request.tag != "SyncWsRpc.Push" {
+            return None;
+        }
+        let key = read_attachment(ws)?.rate_key?;
+        let reason =
+            super::worker_entry::rate_limited(&self.env, config, "push", &key).await?;
+        let error = crate::protocol::messages::SyncError::unknown("RateLimitError", reason);
+        Some(rpc::exit_failure(&request.id, &error.encode()))
+    }
+
+    fn max_sockets_per_store(&self) -> usize {
+        self.config
+            .as_ref()
+            .map(|c| c.max_sockets_per_store)
+            .unwrap_or(crate::config::DEFAULT_MAX_SOCKETS_PER_STORE)
     }
 
     pub(super) fn max_message_bytes(&self) -> usize {
@@ -329,10 +432,10 @@ impl SyncBackendDO {
             .get_websockets()
             .iter()
             .filter_map(read_attachment)
+            // (sockets the server closed have no deadline: see `close`)
             .filter_map(|a| a.deadline(&self.closing))
-            .map(|(at, _)| at)
-            // Sockets already closed may still be listed while they finish closing.
-            .filter(|at| *at > now)
+            // a deadline already due rings at once, never dropped
+            .map(|(at, _)| at.max(now))
             .min();
         let storage = self.state.storage();
         let current = storage.get_alarm().await?;
@@ -364,8 +467,8 @@ impl SyncBackendDO {
     async fn accept_websocket(
         &self,
         store_id: String,
-        payload: Option<serde_json::Value>,
         auth_expires: Option<i64>,
+        rate_key: Option<String>,
     ) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -374,7 +477,8 @@ impl SyncBackendDO {
                 .str("transport", "ws"),
         );
         self.record(|| metrics::connection(&store_id, None));
-        let attachment = Attachment::new(store_id, payload, auth_expires, now_ms());
+        let mut attachment = Attachment::new(store_id, auth_expires, now_ms());
+        attachment.rate_key = rate_key.map(|k| crate::auth::short_subject(&k).to_owned());
         write_attachment(&pair.server, &attachment)?;
         if let Some((at, _)) = attachment.deadline(&self.closing) {
             self.alarm_no_later_than(at).await?;
@@ -383,8 +487,7 @@ impl SyncBackendDO {
     }
 
     async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
-        let bytes = req.bytes().await.unwrap_or_default();
-        let body = match rpc::message_text(bytes, self.max_message_bytes()) {
+        let body = match super::body::read_text(&mut req, self.max_message_bytes()).await {
             Ok(body) => body,
             Err(e) => {
                 let status = match e {
@@ -415,14 +518,56 @@ impl SyncBackendDO {
                         },
                     )
                     .await;
+                HttpHistory::take(store, &mut conn).map(|h| (h, store.log.pages()))
             })
             .await;
-        if let Err(e) = outcome {
-            self.log_storage_error(store_id, &e);
-            return Response::error(format!("Storage unavailable: {e}"), 500);
-        }
-        let (status, body) = http_answer(&replies);
-        json_response(status, &body)
+        let rest = match outcome {
+            Ok(rest) => rest,
+            Err(e) => return Response::error(self.failure_message(store_id, &e), 500),
+        };
+        let Some((history, pages)) = rest else {
+            let (status, body) = http_answer(&replies);
+            return json_response(status, &body);
+        };
+        // A pull longer than one window: the rest of its history is read page by page as the
+        // body is sent, after this handler returned (the log below the pull's head never changes
+        // but by a reset, which only makes it end early).
+        let first = format!("[{}", replies.join(","));
+        let store = store_id.to_owned();
+        let logger = self.logger;
+        let pages = std::rc::Rc::new(pages);
+        let rest = stream::unfold(Some(history), move |state| {
+            let pages = pages.clone();
+            let store = store.clone();
+            async move {
+                let mut history = state?;
+                let piece = match history.next_step() {
+                    HistoryStep::Read {
+                        after,
+                        until,
+                        limit,
+                    } => match pages.read(after, until, limit).await {
+                        Ok(rows) => format!(",{}", history.feed(&rows)),
+                        Err(e) => {
+                            // the body has started: end it short; the client pulls again
+                            logger.write(
+                                Line::new(Level::Error, "storage.error")
+                                    .str("store", &store)
+                                    .str("error", e.detail()),
+                            );
+                            return None;
+                        }
+                    },
+                    HistoryStep::Frame(frame) => format!(",{frame}"),
+                    HistoryStep::Done => return Some((Ok::<Vec<u8>, Error>(b"]".to_vec()), None)),
+                };
+                Some((Ok(piece.into_bytes()), Some(history)))
+            }
+        });
+        let body = stream::once(async move { Ok::<Vec<u8>, Error>(first.into_bytes()) }).chain(rest);
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        Ok(Response::from_stream(body)?.with_headers(headers))
     }
 }
 
@@ -468,30 +613,44 @@ impl DurableObject for SyncBackendDO {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        // Only the Worker sets this header (it removes it from what clients send).
-        if req.headers().has(crate::admin::ADMIN_HEADER)? {
+        let url = req.url()?;
+        // Admin requests carry the admin secret to the object, which checks it itself: every
+        // Worker that binds this class can reach this handler, not only ours.
+        if crate::admin::route::is_admin_path(url.path()) {
             return self.serve_admin(req).await;
         }
-        let url = req.url()?;
         let Some(params) = parse_sync_params(url.query().unwrap_or("")) else {
             return Response::error("Invalid sync request", 400);
         };
+        if let Some(reason) = store_id_error(&params.store_id) {
+            return Response::error(reason, 400);
+        }
         // the Worker refuses these already; the object also serves whoever binds it directly
         if let Some(reason) = self.transport_refusal(params.transport.as_str()) {
             return Response::error(reason, 403);
         }
         match params.transport {
             TransportKind::Ws => {
+                let open = self.state.get_websockets().len();
+                let max = self.max_sockets_per_store();
+                if open >= max {
+                    return Response::error(
+                        format!(
+                            "This store has {open} open WebSockets, the most allowed (MAX_SOCKETS_PER_STORE={max}); try again later"
+                        ),
+                        429,
+                    );
+                }
                 // Open the store now so a storage problem shows at connect time, not mid-sync.
                 if let Err(e) = self.with_store(&params.store_id, async |_| ()).await {
-                    self.log_storage_error(&params.store_id, &e);
-                    return Response::error(format!("Storage unavailable: {e}"), 500);
+                    return Response::error(self.failure_message(&params.store_id, &e), 500);
                 }
                 let auth_expires = req
                     .headers()
                     .get(EXPIRES_HEADER)?
                     .and_then(|v| v.parse::<i64>().ok());
-                self.accept_websocket(params.store_id, params.payload, auth_expires)
+                let rate_key = req.headers().get(crate::auth::RATE_KEY_HEADER)?;
+                self.accept_websocket(params.store_id, auth_expires, rate_key)
                     .await
             }
             TransportKind::Http => self.serve_http(&params.store_id, req).await,
@@ -514,6 +673,10 @@ impl DurableObject for SyncBackendDO {
                 return Ok(());
             }
         };
+        if let Some(refusal) = self.push_rate_limited(&ws, &text).await {
+            let _ = ws.send_with_str(refusal);
+            return Ok(());
+        }
         // This message's turn: the socket's state (its attachment) is read and written inside
         // it, so that with D1, where handling waits for storage, two messages of one socket never
         // work from the same state.
@@ -589,8 +752,8 @@ impl DurableObject for SyncBackendDO {
             }
             Ok(false) => {}
             Err(e) => {
-                self.log_storage_error(&attachment.store_id, &e);
-                let _ = ws.send_with_str(rpc::defect_frame(&format!("Storage unavailable: {e}")));
+                let message = self.failure_message(&attachment.store_id, &e);
+                let _ = ws.send_with_str(rpc::defect_frame(&message));
             }
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The only code that knows about Cloudflare: it translates between the Workers runtime and the
 //! pure core. Compiled for `wasm32` only.
 
+mod body;
 mod callbacks;
 mod do_rpc;
 mod durable_object;

@@ -12,9 +12,12 @@ use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
 use crate::log::Level;
 use crate::protocol::rpc;
 use crate::sync::backend_id;
+use crate::admin::access::AdminAccess;
+use crate::log::Line;
 use crate::sync::service::{EventLog, Output, StorageError};
 
 use super::durable_object::{read_attachment, SyncBackendDO};
+use super::env;
 use super::json_response;
 
 /// Events per page of an export: one SQLite query and one chunk of the response each.
@@ -25,10 +28,26 @@ fn error(e: &AdminError) -> Result<Response> {
 }
 
 impl SyncBackendDO {
-    /// Serves an admin request the Worker forwarded (and authorized).
+    /// Serves an admin request. The admin secret is checked here, not only in our Worker:
+    /// any Worker that binds this class reaches this handler.
     pub(super) async fn serve_admin(&self, mut req: Request) -> Result<Response> {
         let url = req.url()?;
         let method = req.method().to_string();
+        let access = AdminAccess::from_secret(env::lookup(&self.env, "ADMIN_SECRET"));
+        let authorization = req.headers().get("Authorization")?;
+        if let Err((e, refusal)) = access.check(authorization.as_deref()) {
+            if let Some(why) = refusal {
+                self.logger.write(
+                    Line::new(Level::Warn, "admin.refused")
+                        .str("method", &method)
+                        .str("path", url.path())
+                        .int("status", e.status.into())
+                        .str("reason", why.as_str())
+                        .str("where", "object"),
+                );
+            }
+            return error(&e);
+        }
         let request = match route::parse(&method, url.path(), url.query().unwrap_or("")) {
             Ok(r) => r,
             Err(e) => return error(&e),
@@ -39,7 +58,7 @@ impl SyncBackendDO {
             Action::Export { since, limit } => {
                 return self.admin_export(store_id, since, limit).await
             }
-            Action::Import => match rpc::message_text(req.bytes().await?, self.max_message_bytes())
+            Action::Import => match super::body::read_text(&mut req, self.max_message_bytes()).await
             {
                 Ok(body) => self.admin_import(store_id, &body).await,
                 Err(e @ rpc::Unreadable::TooLarge(_)) => Err(AdminError::new(413, e.reason())),
@@ -70,9 +89,8 @@ impl SyncBackendDO {
         json_response(status, &body)
     }
 
-    fn storage_failure(&self, store_id: &str, e: &str) -> AdminError {
-        self.log_storage_error(store_id, e);
-        AdminError::new(500, format!("Storage unavailable: {e}"))
+    fn storage_failure(&self, store_id: &str, e: &StorageError) -> AdminError {
+        AdminError::new(500, self.failure_message(store_id, e))
     }
 
     async fn admin_info(&self, store_id: &str) -> std::result::Result<String, AdminError> {
@@ -108,7 +126,7 @@ impl SyncBackendDO {
                 })
             })
             .await
-            .and_then(|r| r.map_err(|e| e.0))
+            .and_then(|r| r)
             .map_err(|e| self.storage_failure(store_id, &e))?;
         Ok(info.to_json())
     }
@@ -147,7 +165,7 @@ impl SyncBackendDO {
                     }
                     // the response has started: end it; the client sees a short export and
                     // resumes with `since`
-                    Err(e) => Some((Err(Error::RustError(e.0)), None)),
+                    Err(e) => Some((Err(Error::RustError(e.to_string())), None)),
                 }
             }
         });
@@ -182,12 +200,13 @@ impl SyncBackendDO {
                     })
                     .await
                     .map_err(|e| {
-                        self.log_storage_error(store_id, &e.0);
                         // nothing of this page was written; the store is as it was
-                        AdminError::new(
-                            500,
-                            format!("Storage unavailable: {}; head still {before}", e.0),
-                        )
+                        let message = self.failure_message(store_id, &e);
+                        let status = match e {
+                            StorageError::Refused(_) => 400,
+                            StorageError::Backend(_) => 500,
+                        };
+                        AdminError::new(status, format!("{message}; head still {before}"))
                     })?;
                 Ok(serde_json::json!({ "imported": imported, "head": head }).to_string())
             })
@@ -218,7 +237,7 @@ impl SyncBackendDO {
             .with_store(store_id, async |store| store.reset(new_id.clone()).await)
             .await
             .map_err(|e| self.storage_failure(store_id, &e))?;
-        reset.map_err(|e| self.storage_failure(store_id, &e.0))?;
+        reset.map_err(|e| self.storage_failure(store_id, &e))?;
         // Every socket's pulls belong to the old incarnation: close them; the clients reconnect,
         // and their next pull or push gets BackendIdMismatchError.
         let sockets = self.state.get_websockets();

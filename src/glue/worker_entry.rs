@@ -6,8 +6,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::admin::access::AdminAccess;
-use crate::admin::{route as admin_route, AdminError, ADMIN_HEADER};
-use crate::auth::{authorize, AuthConfig, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER};
+use crate::admin::{route as admin_route, AdminError};
+use crate::auth::{
+    authorize, AuthConfig, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER, RATE_KEY_HEADER,
+};
 use crate::config::Config;
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
@@ -108,18 +110,25 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return text_response(500, &format!("Configuration error: {}", e.0));
         }
     };
-    let response = handle(req, &env, &config).await?;
-    with_headers(response, &config, requested_headers.as_deref())
+    let path = req.url()?.path().to_owned();
+    // The admin API is for operators' tools, never for browsers: no CORS there.
+    let admin = admin_route::is_admin_path(&path);
+    let response = if admin {
+        self::admin(req, &env, &config).await?
+    } else {
+        handle(req, &env, &config).await?
+    };
+    let header_config = Config {
+        cors: config.cors && !admin,
+        ..config
+    };
+    with_headers(response, &header_config, requested_headers.as_deref())
 }
 
 async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     let url = req.url()?;
     let upgrade = req.headers().get("Upgrade")?;
     let method = req.method().to_string();
-    // The admin namespace is never a sync route, whatever its query says.
-    if admin_route::is_admin_path(url.path()) && !(config.cors && method == "OPTIONS") {
-        return admin(req, env, config).await;
-    }
     let params = match route(
         &method,
         url.path(),
@@ -135,6 +144,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
             return text_response(426, "Durable Object expected Upgrade: websocket")
         }
         Route::TransportDisabled(reason) => return text_response(403, &reason),
+        Route::InvalidStoreId(reason) => return text_response(400, &reason),
         Route::Sync(params) => params,
     };
 
@@ -189,9 +199,39 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
             )
         }
     };
+    let key = rate_key(grant.subject.as_deref(), &req);
+    if let Some(refusal) = rate_limited(env, config, "sync", &key).await {
+        return text_response(429, &refusal);
+    }
     let stub = namespace.id_from_name(&params.store_id)?.get_stub()?;
-    stub.fetch_with_request(forwarded(req, grant.expires_at)?)
+    stub.fetch_with_request(forwarded(req, grant.expires_at, &key)?)
         .await
+}
+
+/// Whom a rate limit counts: the token's subject, or the client's IP without one.
+fn rate_key(subject: Option<&str>, req: &Request) -> String {
+    match subject {
+        Some(sub) => format!("sub:{}", crate::auth::short_subject(sub)),
+        None => format!(
+            "ip:{}",
+            req.headers()
+                .get("CF-Connecting-IP")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "unknown".to_owned())
+        ),
+    }
+}
+
+/// With `RATE_LIMIT_BINDING` set, why `key` may not do `what` now (`None`: it may). Without the
+/// binding, or when the limiter itself fails, nothing is limited.
+pub(super) async fn rate_limited(env: &Env, config: &Config, what: &str, key: &str) -> Option<String> {
+    let name = config.rate_limit_binding.as_deref()?;
+    let limiter = env.rate_limiter(name).ok()?;
+    let outcome = limiter.limit(format!("{what}:{key}")).await.ok()?;
+    (!outcome.success).then(|| {
+        format!("Too many {what} requests; slow down and retry (rate limit {name})")
+    })
 }
 
 /// An admin request: the admin secret (never a sync token), the route, then the store's object.
@@ -200,6 +240,11 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
     let logger = Logger {
         level: config.log_level,
     };
+    let ip = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "unknown".to_owned());
+    if let Some(refusal) = rate_limited(env, config, "admin", &format!("ip:{ip}")).await {
+        let e = AdminError::new(429, refusal);
+        return json_response(e.status, &e.body());
+    }
     let access = AdminAccess::from_secret(env::lookup(env, "ADMIN_SECRET"));
     let authorization = req.headers().get("Authorization")?;
     if let Err((e, refusal)) = access.check(authorization.as_deref()) {
@@ -233,30 +278,17 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
         }
     };
     let stub = namespace.id_from_name(&request.store_id)?.get_stub()?;
-    // the object's copy: same method, URL and body, no Authorization, marked as authorized
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case(ADMIN_HEADER) {
-            headers.append(&name, &value)?;
-        }
-    }
-    headers.set(ADMIN_HEADER, "1")?;
-    let mut init = RequestInit::new();
-    init.with_method(req.method()).with_headers(headers);
-    if let Some(body) = req.inner().body() {
-        init.with_body(Some(body.into()));
-    }
-    stub.fetch_with_request(Request::new_with_init(url.as_str(), &init)?)
-        .await
+    // the request as it came, Authorization included: the object checks the secret too
+    stub.fetch_with_request(req).await
 }
 
-/// The request as the object gets it: unchanged but for the auth-expiry header.
-fn forwarded(req: Request, expires_at: Option<i64>) -> Result<Request> {
+/// The request as the object gets it: unchanged but for the headers only the Worker sets (the
+/// token's expiry, whom rate limits count).
+fn forwarded(req: Request, expires_at: Option<i64>, rate_key: &str) -> Result<Request> {
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        // headers only the Worker may set
         if !name.eq_ignore_ascii_case(AUTH_EXPIRES_HEADER)
-            && !name.eq_ignore_ascii_case(ADMIN_HEADER)
+            && !name.eq_ignore_ascii_case(RATE_KEY_HEADER)
         {
             headers.append(&name, &value)?;
         }
@@ -264,6 +296,7 @@ fn forwarded(req: Request, expires_at: Option<i64>) -> Result<Request> {
     if let Some(exp) = expires_at {
         headers.set(AUTH_EXPIRES_HEADER, &exp.to_string())?;
     }
+    headers.set(RATE_KEY_HEADER, rate_key)?;
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
     if let Some(body) = req.inner().body() {

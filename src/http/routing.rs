@@ -20,6 +20,8 @@ pub enum Route {
     UpgradeRequired,
     /// A sync request of a transport `TRANSPORTS` leaves out: `403` with this reason.
     TransportDisabled(String),
+    /// A sync request whose storeId breaks [`crate::store_id`]'s rule: `400` with this reason.
+    InvalidStoreId(String),
     /// A sync request for the store's Durable Object (after the auth check).
     Sync(SyncParams),
 }
@@ -44,6 +46,9 @@ pub fn route(
     };
     if let Some(reason) = transports.refusal(params.transport.as_str()) {
         return Route::TransportDisabled(reason);
+    }
+    if let Some(reason) = crate::store_id::store_id_error(&params.store_id) {
+        return Route::InvalidStoreId(reason);
     }
     // The reference compares case-sensitively (§2.3 step 3).
     if params.transport == TransportKind::Ws && upgrade != Some("websocket") {
@@ -82,6 +87,14 @@ mod tests {
             ),
             Route::UpgradeRequired
         );
+        match route("POST", "/", "storeId=&transport=http", None, true, &all) {
+            Route::InvalidStoreId(reason) => assert!(reason.contains("empty"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        match route("POST", "/", "storeId=a%01&transport=http", None, true, &all) {
+            Route::InvalidStoreId(reason) => assert!(reason.contains("control"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
         match route("POST", "/", sync, None, true, &ws_only) {
             Route::TransportDisabled(reason) => assert!(reason.contains("http"), "{reason}"),
             other => panic!("{other:?}"),

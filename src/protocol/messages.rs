@@ -244,6 +244,9 @@ pub enum SyncError {
     BackendIdMismatch { expected: String, received: String },
     /// Anything else; `name`/`message` become the `cause` defect the client logs.
     Unknown { name: String, message: String },
+    /// The database failed: the client gets an `UnknownError` naming `incident`, the log gets
+    /// `detail` under that id (a raw SQLite or D1 text could name another tenant's table).
+    Storage { incident: String, detail: String },
 }
 
 impl SyncError {
@@ -270,14 +273,23 @@ impl SyncError {
                 s.push_str(r#","_tag":"BackendIdMismatchError"}"#);
                 s
             }
-            SyncError::Unknown { name, message } => {
-                let mut s = String::from(r#"{"cause":{"name":"#);
-                push_json_str(&mut s, name);
-                s.push_str(r#","message":"#);
-                push_json_str(&mut s, message);
-                s.push_str(r#"},"_tag":"UnknownError"}"#);
-                s
-            }
+            SyncError::Unknown { name, message } => unknown_error(name, message),
+            SyncError::Storage { incident, .. } => unknown_error(
+                "StorageError",
+                &format!(
+                    "Storage unavailable (incident {incident}: the server's log has the details)"
+                ),
+            ),
         }
     }
+}
+
+/// `{"cause":{"name":…,"message":…},"_tag":"UnknownError"}`.
+fn unknown_error(name: &str, message: &str) -> String {
+    let mut s = String::from(r#"{"cause":{"name":"#);
+    push_json_str(&mut s, name);
+    s.push_str(r#","message":"#);
+    push_json_str(&mut s, message);
+    s.push_str(r#"},"_tag":"UnknownError"}"#);
+    s
 }

@@ -5,6 +5,52 @@
 
 pub mod schema;
 
+use std::fmt;
+
+/// A storage failure. Never half-applied; what reaches a client depends on the kind: a refusal
+/// carries a reason about the client's own store, a backend failure only an incident id (its
+/// SQLite or D1 text is logged with that id, never sent: it could name another tenant's table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    /// The database failed (a SQLite or D1 error, a malformed row).
+    Backend(String),
+    /// The store cannot be served here, for a reason its own client may read.
+    Refused(String),
+}
+
+impl StorageError {
+    /// A backend failure from any error text.
+    pub fn backend(e: impl fmt::Display) -> StorageError {
+        StorageError::Backend(e.to_string())
+    }
+
+    /// The whole text, for the log.
+    pub fn detail(&self) -> &str {
+        match self {
+            StorageError::Backend(d) | StorageError::Refused(d) => d,
+        }
+    }
+
+    /// What a client is told: the reason of a refusal, or a generic sentence naming `incident`,
+    /// the id under which the detail was logged.
+    pub fn public_message(&self, incident: &str) -> String {
+        match self {
+            StorageError::Refused(reason) => reason.clone(),
+            StorageError::Backend(_) => format!(
+                "Storage unavailable (incident {incident}: the server's log has the details)"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail())
+    }
+}
+
+impl std::error::Error for StorageError {}
+
 /// Where a store's event log lives (`STORAGE`). `context_7` (head and backendId) always stays in
 /// the object's own SQLite, as the reference keeps it (PROTOCOL.md §8 "D1 option").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +121,20 @@ pub fn storage_conflict(
          store. Set STORAGE back, or move the events with the admin export and import (README \
          \"Migrating from @livestore/sync-cf\")"
     ))
+}
+
+/// Which D1 table holds `store_id`'s events, given the recorded owner of its reference table name
+/// (in any letter case) and whether a table of that name exists in another letter case: the
+/// reference name when this store owns it (or nobody does and no other-case table exists, which
+/// is a store the reference wrote, or a new one), else the store's private table. Never a table
+/// another store uses (see [`schema::CLAIM_TABLE`]).
+pub fn d1_event_table(store_id: &str, owner: Option<&str>, other_case_table: bool) -> String {
+    match owner {
+        Some(o) if o == store_id => schema::event_table_name(store_id),
+        Some(_) => schema::private_event_table_name(store_id),
+        None if other_case_table => schema::private_event_table_name(store_id),
+        None => schema::event_table_name(store_id),
+    }
 }
 
 /// Cloudflare's D1 refuses responses above ~1 MB of JSON; a page of rows is kept under this, as
@@ -152,6 +212,21 @@ mod tests {
             .contains("5 events in D1"));
         assert_eq!(storage_conflict(&local, 9, None), None);
         assert_eq!(storage_conflict(&local, 9, Some(0)), None);
+    }
+
+    #[test]
+    fn no_two_stores_share_a_d1_table() {
+        assert_eq!(d1_event_table("CaseVictim", Some("CaseVictim"), false), "eventlog_7_CaseVictim");
+        assert_eq!(d1_event_table("CaseVictim", None, false), "eventlog_7_CaseVictim");
+        // another case owns the name, or wrote the table before any claim
+        assert!(d1_event_table("casevictim", Some("CaseVictim"), false).starts_with("livestore_rs_eventlog_"));
+        assert!(d1_event_table("casevictim", None, true).starts_with("livestore_rs_eventlog_"));
+        // differing outside [a-zA-Z0-9]: the same reference name, so the second is private
+        assert!(d1_event_table("a-b", Some("a_b"), false).starts_with("livestore_rs_eventlog_"));
+        assert_ne!(
+            d1_event_table("casevictim", Some("CaseVictim"), false).to_lowercase(),
+            d1_event_table("CASEVICTIM", Some("CaseVictim"), false).to_lowercase()
+        );
     }
 
     #[test]

@@ -100,14 +100,33 @@ pub fn stored_bytes(table: &str) -> String {
 pub const TABLE_EXISTS: &str =
     r#"SELECT COUNT(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = ?"#;
 
-/// Which store owns each event table in a shared D1 database: two storeIds that differ only in
-/// characters outside `[a-zA-Z0-9]` map to the same table name (the reference's naming), and must
-/// not share it.
+/// Which store owns each event table in a shared D1 database: two storeIds map to one reference
+/// table name when they differ only in characters outside `[a-zA-Z0-9]`, or only in letter case
+/// (SQLite's table names are case-insensitive: `eventlog_7_CaseVictim` *is* `eventlog_7_casevictim`).
+/// The first store to claim a name owns it; every other store gets a private table
+/// ([`private_event_table_name`]), so no two stores ever share rows.
 pub const CREATE_TABLE_OWNERS: &str = r#"CREATE TABLE IF NOT EXISTS "livestore_rs_table_owners" ("tableName" text primary key, "storeId" text not null) strict"#;
-pub const CLAIM_TABLE: &str =
-    r#"INSERT OR IGNORE INTO "livestore_rs_table_owners" ("tableName", "storeId") VALUES (?, ?)"#;
-pub const TABLE_OWNER: &str =
-    r#"SELECT "storeId" FROM "livestore_rs_table_owners" WHERE "tableName" = ?"#;
+/// Claims the reference table name for a store unless a store already owns it in any letter case,
+/// or a table of that name exists in another letter case (written by the reference for another
+/// store, before any claim). Bindings: tableName, storeId.
+pub const CLAIM_TABLE: &str = r#"INSERT OR IGNORE INTO "livestore_rs_table_owners" ("tableName", "storeId") SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM "livestore_rs_table_owners" WHERE "tableName" = ?1 COLLATE NOCASE) AND NOT EXISTS (SELECT 1 FROM "sqlite_master" WHERE "type" = 'table' AND "name" = ?1 COLLATE NOCASE AND "name" <> ?1)"#;
+/// The owner of a table name, in any letter case (the first claim). Binding: tableName.
+pub const TABLE_OWNER: &str = r#"SELECT "storeId" FROM "livestore_rs_table_owners" WHERE "tableName" = ?1 COLLATE NOCASE ORDER BY rowid LIMIT 1"#;
+/// Whether the owners table exists (a database no store of ours has opened yet).
+pub const OWNERS_EXIST: &str = r#"SELECT COUNT(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'livestore_rs_table_owners'"#;
+/// How many tables have this name in another letter case. Binding: tableName.
+pub const OTHER_CASE_TABLES: &str = r#"SELECT COUNT(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = ?1 COLLATE NOCASE AND "name" <> ?1"#;
+
+/// The D1 table of a store whose reference table name belongs to another store:
+/// `livestore_rs_eventlog_` + the storeId's UTF-8 bytes in lowercase hex — one name per storeId
+/// in any letter case, never one the reference makes.
+pub fn private_event_table_name(store_id: &str) -> String {
+    let mut name = String::from("livestore_rs_eventlog_");
+    for b in store_id.bytes() {
+        name.push_str(&format!("{b:02x}"));
+    }
+    name
+}
 
 /// The DO-RPC subscribers of the object's store (docs/do-rpc.md §4.4): one row per client
 /// object, whose latest live pull replaces the earlier one. Kept in the object's SQLite so that
@@ -154,6 +173,15 @@ mod tests {
         );
         assert_eq!(event_table_name("ü😀"), "eventlog_7____");
         assert_eq!(event_table_name(""), "eventlog_7_");
+    }
+
+    #[test]
+    fn private_table_names_are_one_per_store_id_in_any_case() {
+        let a = private_event_table_name("CaseVictim");
+        let b = private_event_table_name("casevictim");
+        assert_eq!(a, "livestore_rs_eventlog_4361736556696374696d");
+        assert_ne!(a.to_ascii_lowercase(), b.to_ascii_lowercase());
+        assert!(!a.starts_with("eventlog_"));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum Activity {
     },
     /// A pull started: its cursor, how many history events it has, whether it stays live.
     Pull { after: i64, events: u64, live: bool },
+    /// The database failed while serving a request: the client was told only `incident`.
+    StorageFailure { incident: String, detail: String },
 }
 
 /// Why a push was refused, as a short name (the error's `_tag`, or the `UnknownError` cause).
@@ -30,6 +32,7 @@ impl Refusal {
             SyncError::ServerAhead { .. } => "ServerAheadError".to_owned(),
             SyncError::BackendIdMismatch { .. } => "BackendIdMismatchError".to_owned(),
             SyncError::Unknown { name, .. } => name.clone(),
+            SyncError::Storage { .. } => "StorageError".to_owned(),
         })
     }
 }
@@ -54,6 +57,7 @@ impl Activity {
                 Err(_) => Level::Warn,
             },
             Activity::Pull { .. } => Level::Debug,
+            Activity::StorageFailure { .. } => Level::Error,
         }
     }
 
@@ -84,6 +88,11 @@ impl Activity {
                 .int("after", *after)
                 .int("events", *events as i64)
                 .bool("live", *live),
+            Activity::StorageFailure { incident, detail } => Line::new(self.level(), "storage.error")
+                .str("store", store)
+                .str("transport", transport.as_str())
+                .str("incident", incident)
+                .str("error", detail),
         }
     }
 }

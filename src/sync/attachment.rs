@@ -4,7 +4,6 @@
 //! reaches a fresh instance.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::service::{Connection, PendingPull};
 use crate::protocol::rpc::RequestId;
@@ -13,9 +12,6 @@ use crate::protocol::rpc::RequestId;
 pub struct Attachment {
     /// The store the socket was opened for (its Durable Object's storeId).
     pub store_id: String,
-    /// The client's sync payload from the URL, as JSON text (kept like the reference keeps it;
-    /// never parsed on a message).
-    pub payload: Option<String>,
     /// Live pulls and pulls still sending history.
     pub connection: Connection,
     /// When the token this socket was opened with expires (Unix seconds): checked on every
@@ -28,17 +24,25 @@ pub struct Attachment {
     /// When the first-request deadline was last pushed back (Unix milliseconds): a socket whose
     /// client has sent nothing at all yet is not closed ([`super::closing`]).
     pub no_request_since: Option<i64>,
+    /// The server has closed this socket (it may still be listed while the close completes): no
+    /// deadline applies any more, so an alarm set for it is not set again and again.
+    pub closing: bool,
+    /// Whom rate limits count for this socket's pushes (the token's subject, or the client's IP;
+    /// at most 128 bytes), when the Worker named it.
+    pub rate_key: Option<String>,
 }
 
+/// The largest attachment the runtime keeps with a socket (16 KiB).
+pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024;
+
 /// The attachment as stored: one flat JSON object (the reference's keys `storeId`, `payload`,
-/// `pullRequestIds`, plus ours). Read on every message, so it is deserialized in one pass: no
-/// `#[serde(flatten)]` (which buffers every field) and the payload as raw text.
+/// `pullRequestIds`, plus ours; not the reference's `payload`, which holds the client's token).
+/// Read on every message, so it is deserialized in one pass: no `#[serde(flatten)]` (which buffers
+/// every field).
 #[derive(Serialize, Deserialize)]
 struct Stored {
     #[serde(rename = "storeId")]
     store_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    payload: Option<Box<RawValue>>,
     #[serde(rename = "pullRequestIds", default)]
     live_pulls: Vec<RequestId>,
     #[serde(
@@ -63,38 +67,38 @@ struct Stored {
         skip_serializing_if = "Option::is_none"
     )]
     no_request_since: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    closing: bool,
+    #[serde(rename = "rateKey", default, skip_serializing_if = "Option::is_none")]
+    rate_key: Option<String>,
 }
 
 impl Attachment {
-    pub fn new(
-        store_id: String,
-        payload: Option<serde_json::Value>,
-        auth_expires: Option<i64>,
-        opened_at: i64,
-    ) -> Self {
+    /// The sync payload (and the token in it) is not kept: the socket needs only the token's
+    /// expiry, and an attachment holds at most 16 KiB.
+    pub fn new(store_id: String, auth_expires: Option<i64>, opened_at: i64) -> Self {
         Attachment {
             store_id,
-            payload: payload.map(|p| p.to_string()),
             connection: Connection::default(),
             auth_expires,
             opened_at: Some(opened_at),
             no_request_since: None,
+            closing: false,
+            rate_key: None,
         }
     }
 
     pub fn to_json(&self) -> String {
         let stored = Stored {
             store_id: self.store_id.clone(),
-            payload: self
-                .payload
-                .as_deref()
-                .and_then(|p| RawValue::from_string(p.to_owned()).ok()),
             live_pulls: self.connection.live_pulls.clone(),
             pending_pulls: self.connection.pending_pulls.clone(),
             requested: self.connection.requested,
             auth_expires: self.auth_expires,
             opened_at: self.opened_at,
             no_request_since: self.no_request_since,
+            closing: self.closing,
+            rate_key: self.rate_key.clone(),
         };
         // Serializing plain data to a String cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -105,7 +109,6 @@ impl Attachment {
         let s: Stored = serde_json::from_str(text).ok()?;
         Some(Attachment {
             store_id: s.store_id,
-            payload: s.payload.map(|p| p.get().to_owned()),
             connection: Connection {
                 live_pulls: s.live_pulls,
                 pending_pulls: s.pending_pulls,
@@ -114,6 +117,8 @@ impl Attachment {
             auth_expires: s.auth_expires,
             opened_at: s.opened_at,
             no_request_since: s.no_request_since,
+            closing: s.closing,
+            rate_key: s.rate_key,
         })
     }
 }
@@ -124,12 +129,7 @@ mod tests {
     #[test]
     fn round_trips_with_live_and_pending_pulls() {
         let id = |t: &str| RequestId::from_json_text(t).unwrap();
-        let mut a = Attachment::new(
-            "store-1".into(),
-            Some(serde_json::json!({"authToken": "t"})),
-            Some(42),
-            1_700_000_000_000,
-        );
+        let mut a = Attachment::new("store-1".into(), Some(42), 1_700_000_000_000);
         a.connection.live_pulls = vec![id(r#""0""#), id("7"), id(r#""abc""#)];
         a.connection.requested = true;
         a.connection.pending_pulls.push(PendingPull {
@@ -144,14 +144,50 @@ mod tests {
         });
         let json = a.to_json();
         assert!(json.contains(r#""pullRequestIds":["0",7,"abc"]"#), "{json}");
-        assert!(json.contains(r#""payload":{"authToken":"t"}"#), "{json}");
+        assert!(!json.contains("payload"), "no token in the attachment: {json}");
         assert_eq!(Attachment::from_json(&json), Some(a));
         assert_eq!(Attachment::from_json("{}"), None);
+        // an attachment of the reference (or of an earlier version), with its payload, still reads
+        let old = Attachment::from_json(r#"{"storeId":"s","payload":{"authToken":"t"},"pullRequestIds":["1"]}"#).unwrap();
+        assert_eq!(old.connection.live_pulls, vec![id(r#""1""#)]);
         assert_eq!(
             Attachment::from_json(r#"{"storeId":"s"}"#)
                 .unwrap()
                 .connection,
             Connection::default()
         );
+    }
+
+    #[test]
+    fn the_largest_attachment_a_client_can_cause_fits() {
+        use crate::sync::limits::{MAX_PULLS_PER_SOCKET_CEILING, MAX_REQUEST_ID_BYTES};
+        use crate::store_id::MAX_STORE_ID_BYTES;
+        // the longest storeId, every character escaped in JSON, the most pulls with the longest ids
+        let mut a = Attachment::new("\"".repeat(MAX_STORE_ID_BYTES), Some(i64::MAX), i64::MAX);
+        let long_id = |i: usize| {
+            let digits = format!("{i:0width$}", width = MAX_REQUEST_ID_BYTES - 2);
+            RequestId::from_json_text(&format!("\"{digits}\"")).unwrap()
+        };
+        for i in 0..MAX_PULLS_PER_SOCKET_CEILING / 2 {
+            a.connection.live_pulls.push(long_id(i));
+        }
+        for i in MAX_PULLS_PER_SOCKET_CEILING / 2..MAX_PULLS_PER_SOCKET_CEILING {
+            a.connection.pending_pulls.push(PendingPull {
+                id: long_id(i),
+                after: i64::MAX,
+                until: i64::MAX,
+                remaining: u64::MAX,
+                live: true,
+                unacked: u32::MAX,
+                sent: u64::MAX,
+                caller: None,
+            });
+        }
+        a.connection.requested = true;
+        a.no_request_since = Some(i64::MAX);
+        a.closing = true;
+        a.rate_key = Some("sub:".to_owned() + &"\"".repeat(128));
+        let n = a.to_json().len();
+        assert!(n < MAX_ATTACHMENT_BYTES, "{n} bytes");
     }
 }

@@ -57,6 +57,9 @@ impl Attachment {
     /// The earliest moment (Unix milliseconds) at which this socket must be closed if nothing
     /// changes, and why.
     pub fn deadline(&self, policy: &ClosingPolicy) -> Option<(i64, Closure)> {
+        if self.closing {
+            return None;
+        }
         let expiry = self.auth_expires.map(|exp| {
             (
                 exp.saturating_add(policy.leeway_seconds)
@@ -105,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_socket_without_a_request_is_due_after_the_timeout() {
-        let a = Attachment::new("s".into(), None, None, 1_000);
+        let a = Attachment::new("s".into(), None, 1_000);
         assert_eq!(a.deadline(&POLICY), Some((11_000, Closure::NoRequest)));
         assert_eq!(a.due(&POLICY, 10_999), None);
         assert_eq!(a.due(&POLICY, 11_000), Some(Closure::NoRequest));
@@ -118,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_silent_socket_gets_another_period() {
-        let mut a = Attachment::new("s".into(), None, None, 1_000);
+        let mut a = Attachment::new("s".into(), None, 1_000);
         assert_eq!(a.due(&POLICY, 11_000), Some(Closure::NoRequest));
         a.postpone_no_request(11_000);
         assert_eq!(a.due(&POLICY, 20_999), None);
@@ -128,18 +131,18 @@ mod tests {
 
     #[test]
     fn a_request_lifts_the_first_request_deadline() {
-        let mut a = Attachment::new("s".into(), None, None, 1_000);
+        let mut a = Attachment::new("s".into(), None, 1_000);
         a.connection.requested = true;
         assert_eq!(a.deadline(&POLICY), None);
         // Sockets accepted before `openedAt` existed are never closed for it.
-        let mut old = Attachment::new("s".into(), None, None, 1_000);
+        let mut old = Attachment::new("s".into(), None, 1_000);
         old.opened_at = None;
         assert_eq!(old.deadline(&POLICY), None);
     }
 
     #[test]
     fn token_expiry_counts_the_leeway_and_the_earliest_deadline_wins() {
-        let mut a = Attachment::new("s".into(), None, Some(3), 1_000);
+        let mut a = Attachment::new("s".into(), Some(3), 1_000);
         assert_eq!(a.deadline(&POLICY), Some((8_000, Closure::TokenExpired)));
         a.auth_expires = Some(60);
         assert_eq!(a.deadline(&POLICY), Some((11_000, Closure::NoRequest)));

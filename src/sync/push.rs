@@ -1,11 +1,17 @@
-//! Push admission: decides, from the store's head and backendId alone, whether a batch is
-//! appended (PROTOCOL.md §7.3). Stricter than the reference on purpose: the batch must be one
-//! contiguous chain starting at the head, so a batch is either stored whole or not at all and can
-//! never collide with stored rows (the reference could store half a batch and wedge: t09, t11).
+//! Push admission: decides, from the store's head, backendId and limits alone, whether a batch is
+//! appended (PROTOCOL.md §7.3).
+//!
+//! The rule: the batch is one *linked chain* that starts at the head — the first event's
+//! `parentSeqNum` is the head, every next event's `parentSeqNum` is the previous event's `seqNum`,
+//! and `seqNum`s strictly increase (gaps allowed: LiveStore's own conformance suite pushes a chain
+//! that starts at 100 from the root). That keeps what matters — a batch is stored whole or not at
+//! all, no event can collide with a stored row or be stored twice, and the head is always the last
+//! stored `seqNum` — while accepting every log the reference accepts from a well-behaved client.
+//! The reference checks only the first parent (and could store half a batch and wedge: t09, t11).
 
 use crate::protocol::messages::{Event, PushRequest, SyncError, MAX_SAFE_INTEGER};
 
-use super::limits::Limits;
+use super::limits::{json_depth, Limits};
 
 /// What to do with an admitted push.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,8 +24,13 @@ pub enum Admission {
 }
 
 /// Checks a push against the store's state. Pure: the caller persists and broadcasts.
-pub fn admit(head: i64, backend_id: &str, request: &PushRequest) -> Result<Admission, SyncError> {
-    let Some(first) = request.batch.first() else {
+pub fn admit(
+    head: i64,
+    backend_id: &str,
+    request: &PushRequest,
+    limits: &Limits,
+) -> Result<Admission, SyncError> {
+    let (Some(first), Some(last)) = (request.batch.first(), request.batch.last()) else {
         return Ok(Admission::Empty);
     };
     if let Some(received) = &request.backend_id {
@@ -30,6 +41,7 @@ pub fn admit(head: i64, backend_id: &str, request: &PushRequest) -> Result<Admis
             });
         }
     }
+    check_shape(&request.batch, limits)?;
     if first.parent_seq_num != head {
         return Err(SyncError::ServerAhead {
             minimum_expected_num: head,
@@ -37,9 +49,40 @@ pub fn admit(head: i64, backend_id: &str, request: &PushRequest) -> Result<Admis
         });
     }
     check_chain(&request.batch)?;
-    let last = request.batch.last().unwrap_or(first);
     Ok(Admission::Append {
         new_head: last.seq_num,
+    })
+}
+
+/// The bounds a batch must keep whatever the store's state: its length and each event's `args`
+/// nesting (`MAX_PUSH_EVENTS`, `MAX_ARGS_DEPTH`).
+fn check_shape(batch: &[Event], limits: &Limits) -> Result<(), SyncError> {
+    if batch.len() > limits.max_push_events {
+        return Err(invalid(format!(
+            "a push carries at most {} events (MAX_PUSH_EVENTS); this one has {}: send them in several pushes",
+            limits.max_push_events,
+            batch.len()
+        )));
+    }
+    for (i, event) in batch.iter().enumerate() {
+        if let Some(reason) = args_depth_error(event.args_text(), limits) {
+            return Err(invalid(format!(
+                "event {i} of the batch (seqNum {}): {reason}",
+                event.seq_num
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Why `args` nest too deeply, if they do (shared by pushes and admin imports).
+pub fn args_depth_error(args: Option<&str>, limits: &Limits) -> Option<String> {
+    let depth = json_depth(args?);
+    (depth > limits.max_args_depth).then(|| {
+        format!(
+            "args nest {depth} levels deep; the limit is {} (MAX_ARGS_DEPTH)",
+            limits.max_args_depth
+        )
     })
 }
 
@@ -64,8 +107,7 @@ pub fn check_deliverable(
     Ok(())
 }
 
-/// Every event must follow its predecessor: `parentSeqNum` = previous `seqNum` and
-/// `seqNum = parentSeqNum + 1`. That is what LiveStore clients produce for global events.
+/// The batch must be a linked chain from its first event's parent (the module's rule).
 fn check_chain(batch: &[Event]) -> Result<(), SyncError> {
     let Some(first) = batch.first() else {
         return Ok(());
@@ -77,8 +119,10 @@ fn check_chain(batch: &[Event]) -> Result<(), SyncError> {
     .map_or(Ok(()), |m| Err(invalid(m)))
 }
 
-/// Why a sequence of `(parentSeqNum, seqNum)` links is not one contiguous chain starting after
-/// `head` (`None` if it is). Shared by pushes and admin imports.
+/// Why a sequence of `(parentSeqNum, seqNum)` links is not one linked chain starting after
+/// `head` (`None` if it is): each parent is the previous `seqNum` (the head for the first), each
+/// `seqNum` is greater than its parent and a safe JavaScript integer. Shared by pushes and
+/// admin imports.
 pub fn chain_error(head: i64, links: impl Iterator<Item = (i64, i64)>) -> Option<String> {
     let mut expected_parent = head;
     for (i, (parent, seq)) in links.enumerate() {
@@ -87,9 +131,14 @@ pub fn chain_error(head: i64, links: impl Iterator<Item = (i64, i64)>) -> Option
                 "event {i} of the batch has parentSeqNum {parent} but the previous event has seqNum {expected_parent}"
             ));
         }
-        if seq != parent + 1 || seq > MAX_SAFE_INTEGER {
+        if seq <= parent {
             return Some(format!(
-                "event {i} of the batch has seqNum {seq} but its parentSeqNum is {parent}; seqNum must be parentSeqNum + 1"
+                "event {i} of the batch has seqNum {seq} but its parentSeqNum is {parent}; seqNum must be greater than parentSeqNum"
+            ));
+        }
+        if seq > MAX_SAFE_INTEGER {
+            return Some(format!(
+                "event {i} of the batch has seqNum {seq}, beyond the largest safe integer {MAX_SAFE_INTEGER}"
             ));
         }
         expected_parent = seq;
@@ -99,4 +148,24 @@ pub fn chain_error(head: i64, links: impl Iterator<Item = (i64, i64)>) -> Option
 
 fn invalid(message: String) -> SyncError {
     SyncError::unknown("InvalidPushError", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gapped_chains_are_linked_chains() {
+        assert_eq!(chain_error(0, [(0, 100), (100, 101), (101, 250)].into_iter()), None);
+        assert!(chain_error(0, [(0, 5), (4, 6)].into_iter())
+            .unwrap()
+            .contains("parentSeqNum 4"));
+        assert!(chain_error(0, [(0, 5), (5, 5)].into_iter())
+            .unwrap()
+            .contains("greater than parentSeqNum"));
+        assert!(chain_error(7, [(7, 3)].into_iter()).is_some());
+        assert!(chain_error(0, [(0, MAX_SAFE_INTEGER + 1)].into_iter())
+            .unwrap()
+            .contains("safe integer"));
+    }
 }

@@ -10,8 +10,6 @@
 //! unacknowledged at a time (the reference waits for an Ack after *every* chunk), so a pull of a
 //! huge store streams with bounded memory and without an Ack round trip per chunk.
 
-use std::fmt;
-
 use crate::protocol::do_rpc;
 use crate::protocol::messages::{
     decode_payload, encode_pull_response, CallerContext, Event, EventView, PageInfo, PullRequest,
@@ -22,7 +20,7 @@ use crate::protocol::rpc::{self, ClientMessage, FrameError, RequestId, RpcReques
 use serde::{Deserialize, Serialize};
 
 use super::activity::{Activity, Refusal};
-use super::limits::Limits;
+use super::limits::{Limits, MAX_REQUEST_ID_BYTES};
 use super::pull::{fit_response, Chunker};
 use super::push::{admit, check_deliverable, Admission};
 
@@ -33,15 +31,7 @@ pub const PULL_WINDOW: u32 = 8;
 /// Rows read per query outside paced history (catch-up after a paced live pull).
 const CATCH_UP_PAGE_ROWS: usize = 1_000;
 
-/// A storage failure, reported to the client as `UnknownError` and never half-applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageError(pub String);
-
-impl fmt::Display for StorageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::storage::StorageError;
 
 /// An event as read back from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +247,9 @@ pub struct Store<L> {
     pub head: i64,
     pub backend_id: String,
     pub limits: Limits,
+    /// Bytes the store holds, kept only when a quota (`MAX_STORE_BYTES`) applies: measured when
+    /// the store opens, then grown by each push's encoded events (an estimate, never reread).
+    pub stored_bytes: Option<u64>,
 }
 
 impl<L: EventLog> Store<L> {
@@ -347,6 +340,13 @@ impl<L: EventLog> Store<L> {
         };
         match call {
             Call::Pull => {
+                if let Some(reason) = self.pull_refusal(transport, conn, &id) {
+                    out(Output::Reply(rpc::exit_failure(
+                        &id,
+                        &SyncError::unknown("PullLimitError", reason).encode(),
+                    )));
+                    return false;
+                }
                 let pull: PullRequest = match decode_payload(tag, request.payload) {
                     Ok(p) => p,
                     Err(e) => {
@@ -368,11 +368,10 @@ impl<L: EventLog> Store<L> {
                         (false, pull.rpc_context.clone().map(|c| c.caller_context))
                     }
                 };
-                let window = match transport {
-                    Transport::WebSocket | Transport::DoRpc => PULL_WINDOW,
-                    // An HTTP answer is one body: no Acks, everything at once.
-                    Transport::Http => u32::MAX,
-                };
+                // An HTTP answer is one body without Acks: the first window goes out from here,
+                // the glue streams the rest of the history into the same body page by page
+                // (`history_frame`), so that no pull is ever held in memory whole.
+                let window = PULL_WINDOW;
                 let start = PullStart {
                     live,
                     caller,
@@ -380,7 +379,7 @@ impl<L: EventLog> Store<L> {
                 };
                 match self.start_pull(conn, id.clone(), &pull, start, out).await {
                     Ok(changed) => return changed,
-                    Err(e) => out(Output::Reply(rpc::exit_failure(&id, &e.encode()))),
+                    Err(e) => fail(&id, &e, out),
                 }
             }
             Call::Push => {
@@ -401,7 +400,7 @@ impl<L: EventLog> Store<L> {
                         Ok(self.head)
                     }
                     Err(e) => {
-                        out(Output::Reply(rpc::exit_failure(&id, &e.encode())));
+                        fail(&id, &e, out);
                         Err(Refusal::of(&e))
                     }
                 };
@@ -413,6 +412,28 @@ impl<L: EventLog> Store<L> {
             Call::Ping => out(Output::Reply(rpc::exit_success(&id, HTTP_PONG))),
         }
         false
+    }
+
+    /// Why a new pull on this connection is refused, if it is: WebSocket pulls are remembered
+    /// by request id in the socket's attachment, so their number and their ids are bounded.
+    fn pull_refusal(&self, transport: Transport, conn: &Connection, id: &RequestId) -> Option<String> {
+        if transport != Transport::WebSocket {
+            return None;
+        }
+        let running = conn.live_pulls.len() + conn.pending_pulls.len();
+        if running >= self.limits.max_pulls_per_socket {
+            return Some(format!(
+                "this socket already runs {running} pulls, the most allowed (MAX_PULLS_PER_SOCKET={}); interrupt one or open another socket",
+                self.limits.max_pulls_per_socket
+            ));
+        }
+        let id_bytes = id.as_json().len();
+        if id_bytes > MAX_REQUEST_ID_BYTES {
+            return Some(format!(
+                "a pull's request id may be at most {MAX_REQUEST_ID_BYTES} bytes of JSON; this one is {id_bytes}"
+            ));
+        }
+        None
     }
 
     /// Starts a pull (§4.7, §7.6): checks the cursor, sends the first window of history, and
@@ -506,7 +527,7 @@ impl<L: EventLog> Store<L> {
             Err(e) => Err((pull.id, e)),
         };
         if let Err((id, e)) = result {
-            out(Output::Reply(rpc::exit_failure(&id, &e.encode())));
+            fail(&id, &e, out);
         }
         true
     }
@@ -534,24 +555,13 @@ impl<L: EventLog> Store<L> {
                     .await
                     .map_err(storage)?
             };
-            let items = fit_response(rows.iter().map(|r| r.view().encode_item()), &self.limits);
-            match rows.get(items.len().wrapping_sub(1)) {
-                Some(last) => pull.after = last.seq_num,
-                // The log has fewer events than counted: end here rather than loop.
-                None => pull.remaining = 0,
-            }
-            pull.remaining = pull.remaining.saturating_sub(items.len() as u64);
-            let page_info = if pull.remaining > 0 {
-                PageInfo::MoreKnown {
-                    remaining: pull.remaining,
-                }
-            } else {
-                PageInfo::NoMore
-            };
-            let response = encode_pull_response(&items, page_info, &self.backend_id);
-            out(Output::Reply(rpc::chunk_frame(&pull.id, &response)));
+            out(Output::Reply(history_frame(
+                pull,
+                &rows,
+                &self.limits,
+                &self.backend_id,
+            )));
             pull.unacked += 1;
-            pull.sent += 1;
         }
     }
 
@@ -607,7 +617,7 @@ impl<L: EventLog> Store<L> {
         now: &dyn Fn() -> String,
         out: &mut dyn FnMut(Output),
     ) -> Result<(), SyncError> {
-        let new_head = match admit(self.head, &self.backend_id, push)? {
+        let new_head = match admit(self.head, &self.backend_id, push, &self.limits)? {
             Admission::Empty => return Ok(()),
             Admission::Append { new_head } => new_head,
         };
@@ -618,11 +628,25 @@ impl<L: EventLog> Store<L> {
             .map(|event| EventView::of(event, &created_at).encode_item())
             .collect();
         check_deliverable(&push.batch, &items, &self.limits)?;
+        let bytes: u64 = items.iter().map(|i| i.len() as u64).sum();
+        if let (Some(quota), Some(used)) = (self.limits.max_store_bytes, self.stored_bytes) {
+            if used.saturating_add(bytes) > quota {
+                return Err(SyncError::unknown(
+                    "StoreQuotaError",
+                    format!(
+                        "the store holds about {used} bytes and its quota is {quota} bytes (MAX_STORE_BYTES); this push of {bytes} bytes is refused"
+                    ),
+                ));
+            }
+        }
         self.log
             .append(&push.batch, &created_at, new_head)
             .await
             .map_err(storage)?;
         self.head = new_head;
+        if let Some(used) = &mut self.stored_bytes {
+            *used = used.saturating_add(bytes);
+        }
         let mut chunker = Chunker::new(&self.backend_id, &self.limits);
         for item in items {
             if let Some(response) = chunker.push(item) {
@@ -647,7 +671,7 @@ impl<L: EventLog> Store<L> {
     ) -> Result<i64, StorageError> {
         let links = events.iter().map(|e| (e.parent_seq_num, e.seq_num));
         if let Some(reason) = super::push::chain_error(self.head, links) {
-            return Err(StorageError(format!(
+            return Err(StorageError::Refused(format!(
                 "import does not continue the log: {reason}"
             )));
         }
@@ -678,6 +702,117 @@ impl<L: EventLog> Store<L> {
     }
 }
 
+/// The next `PullResponse` of a pull's history, as a `Chunk` frame, from `rows` (the next events
+/// after `pull.after`, read by the caller): as many as fit one response, and `pageInfo` from the
+/// events still to come. Advances the pull. Shared by paced pulls and the HTTP body the glue
+/// streams after its handler returned.
+pub fn history_frame(
+    pull: &mut PendingPull,
+    rows: &[StoredEvent],
+    limits: &Limits,
+    backend_id: &str,
+) -> String {
+    let items = fit_response(rows.iter().map(|r| r.view().encode_item()), limits);
+    match rows.get(items.len().wrapping_sub(1)) {
+        Some(last) => pull.after = last.seq_num,
+        // The log has fewer events than counted: end here rather than loop.
+        None => pull.remaining = 0,
+    }
+    pull.remaining = pull.remaining.saturating_sub(items.len() as u64);
+    let page_info = if pull.remaining > 0 {
+        PageInfo::MoreKnown {
+            remaining: pull.remaining,
+        }
+    } else {
+        PageInfo::NoMore
+    };
+    pull.sent += 1;
+    let response = encode_pull_response(&items, page_info, backend_id);
+    rpc::chunk_frame(&pull.id, &response)
+}
+
+/// The history an HTTP pull still owes after its first window, for the glue to stream into the
+/// same response body after the handler returned (an HTTP answer has no Acks; building the whole
+/// history into one body made a large store's pull hold it all in memory). Sans-IO: ask
+/// [`Self::next_step`] what to do, read the rows it names, hand them to [`Self::feed`].
+#[derive(Debug)]
+pub struct HttpHistory {
+    pulls: Vec<PendingPull>,
+    limits: Limits,
+    backend_id: String,
+}
+
+/// What [`HttpHistory`] needs next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HistoryStep {
+    /// Read up to `limit` events with `after < seqNum <= until` and [`HttpHistory::feed`] them.
+    Read { after: i64, until: i64, limit: usize },
+    /// Send this frame (the end of one pull); then ask again.
+    Frame(String),
+    /// Nothing more.
+    Done,
+}
+
+impl HttpHistory {
+    /// The pulls of `conn` that still send history, if any (taken off the connection).
+    pub fn take<L>(store: &Store<L>, conn: &mut Connection) -> Option<HttpHistory> {
+        if conn.pending_pulls.is_empty() {
+            return None;
+        }
+        let mut pulls = std::mem::take(&mut conn.pending_pulls);
+        pulls.reverse();
+        Some(HttpHistory {
+            pulls,
+            limits: store.limits.clone(),
+            backend_id: store.backend_id.clone(),
+        })
+    }
+
+    pub fn next_step(&mut self) -> HistoryStep {
+        let Some(pull) = self.pulls.last() else {
+            return HistoryStep::Done;
+        };
+        if pull.remaining > 0 {
+            return HistoryStep::Read {
+                after: pull.after,
+                until: pull.until,
+                limit: self.limits.max_events_per_response,
+            };
+        }
+        match self.pulls.pop() {
+            Some(done) => HistoryStep::Frame(rpc::exit_stream_done(&done.id)),
+            None => HistoryStep::Done,
+        }
+    }
+
+    /// The next `Chunk` frame, from the rows [`HistoryStep::Read`] asked for.
+    pub fn feed(&mut self, rows: &[StoredEvent]) -> String {
+        match self.pulls.last_mut() {
+            Some(pull) => history_frame(pull, rows, &self.limits, &self.backend_id),
+            None => String::new(),
+        }
+    }
+}
+
+/// A storage failure as the client sees it: a refusal's reason, or an incident id whose detail
+/// only the log gets (see [`fail`]).
 fn storage(e: StorageError) -> SyncError {
-    SyncError::unknown("StorageError", e.0)
+    match e {
+        StorageError::Refused(reason) => SyncError::unknown("StorageError", reason),
+        StorageError::Backend(detail) => SyncError::Storage {
+            incident: crate::log::incident_id(),
+            detail,
+        },
+    }
+}
+
+/// Answers request `id` with the failure `e`, reporting a storage failure's detail for the log.
+fn fail(id: &RequestId, e: &SyncError, out: &mut dyn FnMut(Output)) {
+    if let SyncError::Storage { incident, detail } = e {
+        out(Output::Activity(Activity::StorageFailure {
+            incident: incident.clone(),
+            detail: detail.clone(),
+        }));
+    }
+    out(Output::Reply(rpc::exit_failure(id, &e.encode())));
 }

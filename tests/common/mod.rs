@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use livestore_sync_rs::protocol::messages::Event;
 use livestore_sync_rs::sync::service::{
-    Connection, EventLog, LogSummary, Output, StorageError, Store, StoredEvent, Transport,
+    Connection, EventLog, HistoryStep, HttpHistory, LogSummary, Output, StorageError, Store,
+    StoredEvent, Transport,
 };
 use livestore_sync_rs::sync::Limits;
 
@@ -53,11 +54,11 @@ impl EventLog for MemLog {
         new_head: i64,
     ) -> Result<(), StorageError> {
         if self.fail_next_append.replace(false) {
-            return Err(StorageError("disk on fire".into()));
+            return Err(StorageError::Backend("disk on fire".into()));
         }
         let mut rows = self.rows.borrow_mut();
         if batch.iter().any(|e| rows.contains_key(&e.seq_num)) {
-            return Err(StorageError("UNIQUE constraint failed".into()));
+            return Err(StorageError::Backend("UNIQUE constraint failed".into()));
         }
         for e in batch {
             rows.insert(
@@ -83,11 +84,11 @@ impl EventLog for MemLog {
         new_head: i64,
     ) -> Result<(), StorageError> {
         if self.fail_next_append.replace(false) {
-            return Err(StorageError("disk on fire".into()));
+            return Err(StorageError::Backend("disk on fire".into()));
         }
         let mut rows = self.rows.borrow_mut();
         if events.iter().any(|e| rows.contains_key(&e.seq_num)) {
-            return Err(StorageError("UNIQUE constraint failed".into()));
+            return Err(StorageError::Backend("UNIQUE constraint failed".into()));
         }
         for e in events {
             rows.insert(e.seq_num, e.clone());
@@ -121,6 +122,7 @@ pub fn store() -> Store<MemLog> {
         head: 0,
         backend_id: BACKEND_ID.to_owned(),
         limits: Limits::default(),
+        stored_bytes: None,
     }
 }
 
@@ -141,34 +143,62 @@ pub fn send(
     frame: &str,
 ) -> Outputs {
     let mut outs = Outputs::default();
-    block_on(
-        store.handle_message(
-            transport,
-            conn,
-            frame,
-            &|| NOW.to_owned(),
-            &mut |o| match o {
-                Output::Reply(r) => {
-                    outs.replies
-                        .push(serde_json::from_str(&r).expect("reply must be valid JSON"));
-                    outs.raw_replies.push(r);
-                }
-                // valid JSON, but serde_json's Value cannot hold a number beyond f64 (args may
-                // carry one, e.g. 1e400, which JSON.parse reads as Infinity): kept as text then
-                Output::Broadcast(b) => {
-                    outs.broadcasts
-                        .push(serde_json::from_str(&b).unwrap_or_else(|_| {
-                            serde_json::from_str::<serde::de::IgnoredAny>(&b)
-                                .expect("broadcast must be valid JSON");
-                            serde_json::Value::String(b)
-                        }))
-                }
-                Output::Activity(a) => outs.activities.push(a),
-                Output::Subscribe(s) => outs.subscriptions.push(s),
-            },
-        ),
-    );
+    let mut raw = Vec::new();
+    handle_http_or_ws(store, transport, conn, frame, &mut |o| raw.push(o));
+    for o in raw {
+        match o {
+            Output::Reply(r) => {
+                outs.replies
+                    .push(serde_json::from_str(&r).expect("reply must be valid JSON"));
+                outs.raw_replies.push(r);
+            }
+            // valid JSON, but serde_json's Value cannot hold a number beyond f64 (args may
+            // carry one, e.g. 1e400, which JSON.parse reads as Infinity): kept as text then
+            Output::Broadcast(b) => outs.broadcasts.push(
+                serde_json::from_str(&b).unwrap_or_else(|_| {
+                    serde_json::from_str::<serde::de::IgnoredAny>(&b)
+                        .expect("broadcast must be valid JSON");
+                    serde_json::Value::String(b)
+                }),
+            ),
+            Output::Activity(a) => outs.activities.push(a),
+            Output::Subscribe(s) => outs.subscriptions.push(s),
+        }
+    }
     outs
+}
+
+/// One message handled as the Durable Object handles it: over HTTP, the history the first
+/// window left is streamed afterwards from the log ([`HttpHistory`]), as the object streams it
+/// into the response body.
+pub fn handle_http_or_ws(
+    store: &mut Store<MemLog>,
+    transport: Transport,
+    conn: &mut Connection,
+    frame: &str,
+    out: &mut dyn FnMut(Output),
+) {
+    block_on(store.handle_message(transport, conn, frame, &|| NOW.to_owned(), out));
+    if transport != Transport::Http {
+        return;
+    }
+    if let Some(mut history) = HttpHistory::take(store, conn) {
+        loop {
+            match history.next_step() {
+                HistoryStep::Read {
+                    after,
+                    until,
+                    limit,
+                } => {
+                    let rows = block_on(store.log.read_between(after, until, limit))
+                        .expect("the in-memory log reads");
+                    out(Output::Reply(history.feed(&rows)));
+                }
+                HistoryStep::Frame(f) => out(Output::Reply(f)),
+                HistoryStep::Done => break,
+            }
+        }
+    }
 }
 
 /// Runs a future of the core over the in-memory log, which never waits: it must be ready at once.

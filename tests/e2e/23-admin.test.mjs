@@ -45,7 +45,7 @@ const dirs = []
 before(async () => {
   if (SKIP) return
   ;[server, disabled] = await Promise.all([
-    startServer({ env: { AUTH_MODE: 'jwt', JWT_SECRET, ADMIN_SECRET: SECRET, LOG_LEVEL: 'info' } }),
+    startServer({ env: { AUTH_MODE: 'jwt', JWT_SECRET, JWT_ANY_STORE: 'true', ADMIN_SECRET: SECRET, LOG_LEVEL: 'info' } }),
     startServer({ env: { AUTH_MODE: 'none' } }),
   ])
 })

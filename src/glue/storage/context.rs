@@ -44,7 +44,7 @@ impl Context {
                 Ok((head, backend_id))
             }
             None => {
-                let backend_id = backend_id::generate().map_err(|e| StorageError(e.to_string()))?;
+                let backend_id = backend_id::generate().map_err(StorageError::backend)?;
                 self.reset(head, &backend_id)?;
                 Ok((head, backend_id))
             }

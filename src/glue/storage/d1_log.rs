@@ -11,11 +11,11 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, SqlStorage};
 
 use crate::protocol::messages::Event;
-use crate::storage::{d1_page_rows, schema};
+use crate::storage::{d1_event_table, d1_page_rows, schema};
 use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
 
 use super::context::Context;
-use super::{storage_error, Row};
+use super::Row;
 
 /// The binding name of the reference's D1 option, and our default `D1_BINDING`.
 pub const DEFAULT_BINDING: &str = "DB";
@@ -69,7 +69,7 @@ fn prepare(
     query: &str,
     bindings: &[JsValue],
 ) -> Result<D1PreparedStatement, StorageError> {
-    db.prepare(query).bind(bindings).map_err(storage_error)
+    db.prepare(query).bind(bindings).map_err(StorageError::backend)
 }
 
 /// The first column of the first row, as a number (0 when there is none).
@@ -81,7 +81,7 @@ async fn first_number(
     let rows: Vec<Vec<Option<f64>>> = prepare(db, query, bindings)?
         .raw()
         .await
-        .map_err(storage_error)?;
+        .map_err(StorageError::backend)?;
     Ok(rows
         .first()
         .and_then(|r| r.first().copied().flatten())
@@ -90,39 +90,31 @@ async fn first_number(
 
 impl D1EventLog {
     /// Opens (creating if needed) the store's table in D1 and its context row in the object's
-    /// SQLite; refuses a table that another store already uses (see `schema::CLAIM_TABLE`).
+    /// SQLite. The table is the reference's name when this store owns it, else a private one
+    /// (see `storage::d1_event_table`): two stores never share rows.
     pub async fn open(
         db: D1Database,
         sql: SqlStorage,
         store_id: &str,
         fault: Option<&str>,
     ) -> Result<(D1EventLog, i64, String), StorageError> {
-        let table = schema::event_table_name(store_id);
+        let reference = schema::event_table_name(store_id);
         let context = Context::open(sql, store_id)?;
         db.batch(vec![
-            prepare(&db, &schema::create_event_table(&table), &[])?,
             prepare(&db, schema::CREATE_TABLE_OWNERS, &[])?,
             prepare(
                 &db,
                 schema::CLAIM_TABLE,
-                &[JsValue::from_str(&table), JsValue::from_str(store_id)],
+                &[JsValue::from_str(&reference), JsValue::from_str(store_id)],
             )?,
         ])
         .await
-        .map_err(storage_error)?;
-        let owners: Vec<Vec<String>> =
-            prepare(&db, schema::TABLE_OWNER, &[JsValue::from_str(&table)])?
-                .raw()
-                .await
-                .map_err(storage_error)?;
-        if let Some(owner) = owners.first().and_then(|r| r.first()) {
-            if owner != store_id {
-                return Err(StorageError(format!(
-                    "store {store_id:?} maps to the D1 table {table}, which store {owner:?} already uses \
-                     (table names keep only [a-zA-Z0-9] of the storeId); use another storeId"
-                )));
-            }
-        }
+        .map_err(StorageError::backend)?;
+        let table = Self::table_of(&db, store_id).await?;
+        prepare(&db, &schema::create_event_table(&table), &[])?
+            .run()
+            .await
+            .map_err(StorageError::backend)?;
         let log = D1EventLog {
             db: Rc::new(db),
             context,
@@ -135,9 +127,26 @@ impl D1EventLog {
         Ok((log, head, backend_id))
     }
 
+    /// The D1 table that holds (or will hold) `store_id`'s events, without claiming anything.
+    async fn table_of(db: &D1Database, store_id: &str) -> Result<String, StorageError> {
+        let reference = schema::event_table_name(store_id);
+        let name = [JsValue::from_str(&reference)];
+        let owner: Option<String> = if first_number(db, schema::OWNERS_EXIST, &[]).await? > 0.0 {
+            let owners: Vec<Vec<String>> = prepare(db, schema::TABLE_OWNER, &name)?
+                .raw()
+                .await
+                .map_err(StorageError::backend)?;
+            owners.into_iter().next().and_then(|r| r.into_iter().next())
+        } else {
+            None
+        };
+        let other_case = first_number(db, schema::OTHER_CASE_TABLES, &name).await? > 0.0;
+        Ok(d1_event_table(store_id, owner.as_deref(), other_case))
+    }
+
     /// How many events `store_id` has in this D1 database, without creating its table.
     pub async fn events_of(db: &D1Database, store_id: &str) -> Result<u64, StorageError> {
-        let table = schema::event_table_name(store_id);
+        let table = Self::table_of(db, store_id).await?;
         if first_number(db, schema::TABLE_EXISTS, &[JsValue::from_str(&table)]).await? == 0.0 {
             return Ok(0);
         }
@@ -177,7 +186,7 @@ impl D1EventLog {
             let duplicate = prepare(&self.db, &schema::insert_events(&self.table, 1), &bindings)?;
             statements.insert(1, duplicate);
         }
-        self.db.batch(statements).await.map_err(storage_error)?;
+        self.db.batch(statements).await.map_err(StorageError::backend)?;
         self.context.set_head(new_head)
     }
 }
@@ -226,7 +235,7 @@ impl EventLog for D1EventLog {
             prepare(&self.db, &schema::summary(&self.table), &[])?
                 .raw()
                 .await
-                .map_err(storage_error)?;
+                .map_err(StorageError::backend)?;
         let row = rows.first();
         let cell = |i: usize| row.and_then(|r| r.get(i));
         Ok(LogSummary {
@@ -242,7 +251,7 @@ impl EventLog for D1EventLog {
         prepare(&self.db, &schema::delete_events(&self.table), &[])?
             .run()
             .await
-            .map_err(storage_error)?;
+            .map_err(StorageError::backend)?;
         self.context.reset(0, backend_id)
     }
 }
@@ -267,7 +276,7 @@ impl D1Pages {
             prepare(&self.db, &schema::row_sizes_between(&self.table), &range)?
                 .raw()
                 .await
-                .map_err(storage_error)?;
+                .map_err(StorageError::backend)?;
         let sizes: Vec<u64> = sizes
             .iter()
             .filter_map(|r| r.first())
@@ -284,10 +293,10 @@ impl D1Pages {
         )?
         .all()
         .await
-        .map_err(storage_error)?;
+        .map_err(StorageError::backend)?;
         Ok(result
             .results::<D1Row>()
-            .map_err(storage_error)?
+            .map_err(StorageError::backend)?
             .into_iter()
             .map(StoredEvent::from)
             .collect())

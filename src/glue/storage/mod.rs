@@ -15,10 +15,6 @@ use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
 use d1_log::{D1EventLog, D1Pages};
 use sql_log::{PageReader, SqlEventLog};
 
-pub fn storage_error(e: impl std::fmt::Display) -> StorageError {
-    StorageError(e.to_string())
-}
-
 pub fn int(v: &SqlStorageValue) -> Option<i64> {
     match v {
         SqlStorageValue::Integer(i) => Some(*i),
@@ -40,11 +36,11 @@ pub fn rows(
     query: &str,
     bindings: Vec<SqlStorageValue>,
 ) -> Result<Vec<Vec<SqlStorageValue>>, StorageError> {
-    let cursor = sql.exec(query, bindings).map_err(storage_error)?;
+    let cursor = sql.exec(query, bindings).map_err(StorageError::backend)?;
     cursor
         .raw()
         .collect::<Result<Vec<_>, _>>()
-        .map_err(storage_error)
+        .map_err(StorageError::backend)
 }
 
 /// An event from the columns of `schema::select_between` (by index), `None` if one is missing.
@@ -149,7 +145,7 @@ pub async fn open(
                 Err(_) => None,
             };
             if let Some(conflict) = storage_conflict(kind, 0, in_d1) {
-                return Err(StorageError(conflict));
+                return Err(StorageError::Refused(conflict));
             }
             let (log, head, backend_id) = SqlEventLog::open(state.storage(), store_id, fault)?;
             Ok((AnyLog::Sql(log), head, backend_id))
@@ -157,10 +153,10 @@ pub async fn open(
         StorageKind::D1 { binding } => {
             let in_object = SqlEventLog::events_of(&sql, store_id)?;
             if let Some(conflict) = storage_conflict(kind, in_object, None) {
-                return Err(StorageError(conflict));
+                return Err(StorageError::Refused(conflict));
             }
             let db = env.d1(binding).map_err(|_| {
-                StorageError(format!(
+                StorageError::Refused(format!(
                     "STORAGE=d1 but there is no D1 binding named {binding:?} (D1_BINDING)"
                 ))
             })?;

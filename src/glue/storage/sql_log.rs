@@ -183,7 +183,7 @@ impl PageReader {
         .iter()
         .map(|r| stored_event(|i| r.get(i).and_then(int), |i| r.get(i).and_then(text)))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| StorageError(format!("malformed row in {}", self.table)))
+        .ok_or_else(|| StorageError::Backend(format!("malformed row in {}", self.table)))
     }
 }
 
@@ -224,9 +224,9 @@ impl SqlEventLog {
         let cursor = self
             .sql
             .exec(query, bindings)
-            .map_err(super::storage_error)?;
+            .map_err(StorageError::backend)?;
         for row in cursor.raw() {
-            row.map_err(super::storage_error)?;
+            row.map_err(StorageError::backend)?;
         }
         Ok(())
     }
@@ -249,7 +249,7 @@ impl SqlEventLog {
             .transaction_sync(body.unchecked_ref())
             .map(|_| ())
             .map_err(|e| {
-                StorageError(
+                StorageError::Backend(
                     e.as_string()
                         .or_else(|| {
                             js_sys::Reflect::get(&e, &"message".into())

@@ -1,0 +1,36 @@
+//! Request bodies read with a bound: a body larger than the limit is refused as soon as its
+//! `Content-Length` says so, or as soon as the bytes read pass it, never read whole first.
+
+use futures_util::StreamExt;
+use worker::Request;
+
+use crate::protocol::rpc::{self, Unreadable};
+
+/// The body of `req` as text, or why it is refused (too large, not UTF-8).
+pub async fn read_text(req: &mut Request, max_bytes: usize) -> Result<String, Unreadable> {
+    let too_large = |n: String| {
+        Unreadable::TooLarge(format!(
+            "Body is {n} bytes; the limit is {max_bytes} bytes (MAX_MESSAGE_BYTES)"
+        ))
+    };
+    let declared = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > max_bytes as u64) {
+        return Err(too_large(n.to_string()));
+    }
+    let mut bytes = Vec::new();
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else { break };
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(too_large(format!("more than {max_bytes}")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    rpc::message_text(bytes, max_bytes)
+}
