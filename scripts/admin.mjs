@@ -196,6 +196,9 @@ const importStore = async () => {
   let done = 0
   let skipped = 0
   let page = []
+  let pageBytes = 0
+  // a request body stays well under the server's MAX_MESSAGE_BYTES (4 MiB by default)
+  const PAGE_MAX_BYTES = 3 * 1024 * 1024
   let lineNo = 0
   let pageStart = 0
   const send = async () => {
@@ -213,6 +216,7 @@ const importStore = async () => {
     done += page.length
     bar.update(done + skipped)
     page = []
+    pageBytes = 0
   }
   const lines = createInterface({ input: createReadStream(opts.in), crlfDelay: Infinity })
   for await (const line of lines) {
@@ -224,8 +228,11 @@ const importStore = async () => {
       skipped++
       continue
     }
+    const bytes = Buffer.byteLength(line) + 1
+    if (page.length > 0 && pageBytes + bytes > PAGE_MAX_BYTES) await send()
     if (page.length === 0) pageStart = lineNo - 1
     page.push(line)
+    pageBytes += bytes
     if (page.length >= pageSize) await send()
   }
   await send()

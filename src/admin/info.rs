@@ -58,6 +58,9 @@ pub struct StoreInfo {
     pub events: u64,
     /// Bytes of the store's storage (the Durable Object's SQLite database).
     pub bytes: u64,
+    /// `MAX_STORE_BYTES`, when a quota applies; `bytes` is then its usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
     pub first_event_at: Option<String>,
     pub last_event_at: Option<String>,
     pub transports: Transports,
@@ -87,6 +90,7 @@ mod tests {
             head: 3,
             events: 3,
             bytes: 8192,
+            quota_bytes: None,
             first_event_at: Some("2026-12-02T10:00:00.000Z".into()),
             last_event_at: None,
             transports: Transports {

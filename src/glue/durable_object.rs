@@ -347,13 +347,10 @@ impl SyncBackendDO {
             let Some(attachment) = read_attachment(&ws) else {
                 continue;
             };
-            let conn = attachment.connection;
+            let conn = attachment.connection.clone();
             index.any_pending |= !conn.pending_pulls.is_empty();
             if !conn.live_pulls.is_empty() && !attachment.closing {
-                let expires = attachment.auth_expires.map(|exp| {
-                    exp.saturating_add(self.closing.leeway_seconds)
-                        .saturating_mul(1000)
-                });
+                let expires = attachment.token_deadline(&self.closing);
                 index.live.push((ws, conn.live_pulls, expires));
             }
         }
@@ -427,16 +424,13 @@ impl SyncBackendDO {
     /// would keep it from hibernating.
     async fn schedule_alarm(&self) -> Result<()> {
         let now = now_ms();
-        let next = self
-            .state
-            .get_websockets()
+        let sockets = self.state.get_websockets();
+        let next = sockets
             .iter()
             .filter_map(read_attachment)
             // (sockets the server closed have no deadline: see `close`)
-            .filter_map(|a| a.deadline(&self.closing))
-            // a deadline already due rings at once, never dropped
-            .map(|(at, _)| at.max(now))
-            .min();
+            .filter_map(|a| a.deadline(&self.closing).map(|(at, _)| at));
+        let next = crate::sync::closing::next_alarm(next, now);
         let storage = self.state.storage();
         let current = storage.get_alarm().await?;
         match next {

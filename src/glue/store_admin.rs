@@ -116,6 +116,7 @@ impl SyncBackendDO {
                     head: store.head,
                     events: summary.events,
                     bytes,
+                    quota_bytes: store.limits.max_store_bytes,
                     first_event_at: summary.first_created_at,
                     last_event_at: summary.last_created_at,
                     transports: Transports {

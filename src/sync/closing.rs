@@ -53,7 +53,24 @@ pub struct ClosingPolicy {
     pub first_request_timeout_ms: Option<i64>,
 }
 
+/// When the alarm must ring for these deadlines (Unix milliseconds) at `now_ms`: the earliest,
+/// and a deadline already due rings at once rather than being dropped (a socket whose token ran
+/// out while its alarm was being set would otherwise never be closed).
+pub fn next_alarm(deadlines: impl IntoIterator<Item = i64>, now_ms: i64) -> Option<i64> {
+    deadlines.into_iter().map(|at| at.max(now_ms)).min()
+}
+
 impl Attachment {
+    /// When this socket's token stops being valid (Unix milliseconds, leeway included): no
+    /// broadcast may reach it after that, whether or not the client sent anything since.
+    pub fn token_deadline(&self, policy: &ClosingPolicy) -> Option<i64> {
+        if self.closing {
+            return None;
+        }
+        self.auth_expires
+            .map(|exp| exp.saturating_add(policy.leeway_seconds).saturating_mul(1000))
+    }
+
     /// The earliest moment (Unix milliseconds) at which this socket must be closed if nothing
     /// changes, and why.
     pub fn deadline(&self, policy: &ClosingPolicy) -> Option<(i64, Closure)> {
@@ -138,6 +155,18 @@ mod tests {
         let mut old = Attachment::new("s".into(), None, 1_000);
         old.opened_at = None;
         assert_eq!(old.deadline(&POLICY), None);
+    }
+
+    #[test]
+    fn a_due_deadline_rings_at_once_and_a_closing_socket_has_none() {
+        assert_eq!(next_alarm([5_000, 9_000], 7_000), Some(7_000), "due: now, not dropped");
+        assert_eq!(next_alarm([8_000, 9_000], 7_000), Some(8_000));
+        assert_eq!(next_alarm([], 7_000), None);
+        let mut a = Attachment::new("s".into(), Some(3), 1_000);
+        assert_eq!(a.token_deadline(&POLICY), Some(8_000));
+        a.closing = true;
+        assert_eq!(a.deadline(&POLICY), None);
+        assert_eq!(a.token_deadline(&POLICY), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 
-import { TARGET, encodedFailure, evRange, rawCollectPull, rawConnect, rawPush, startServer } from './harness.mjs'
+import { TARGET, encodedFailure, evRange, rawCollectPull, rawConnect, rawPush, startServer, waitForLog } from './harness.mjs'
 
 test('a push whose transaction fails after some rows were written stores none of them', { skip: TARGET === 'ref' ? 'tests our storage layer' : undefined }, async () => {
   const persistTo = mkdtempSync(path.join(os.tmpdir(), 'e2e-atomic-'))
@@ -26,7 +26,11 @@ test('a push whose transaction fails after some rows were written stores none of
     const error = encodedFailure(exit)
     assert.equal(error?._tag, 'UnknownError', `the push fails: ${JSON.stringify(exit)}`)
     assert.equal(error.cause.name, 'StorageError')
-    assert.match(error.cause.message, /UNIQUE constraint failed/, 'a real SQLite error, from inside the transaction')
+    // the client gets an incident id; the log has the real SQLite error, from inside the transaction
+    const incident = error.cause.message.match(/incident ([0-9a-f]{12})/)?.[1]
+    assert.ok(incident, error.cause.message)
+    const logged = await waitForLog(server, (l) => l.event === 'storage.error' && l.incident === incident, 5_000, 'the incident')
+    assert.match(logged.error, /UNIQUE constraint failed/, 'a real SQLite error, from inside the transaction')
 
     const { responses } = await rawCollectPull(conn, { storeId: faulty })
     assert.deepEqual(

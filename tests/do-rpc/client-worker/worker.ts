@@ -7,6 +7,9 @@
 //   /client/<op>?storeId=S&name=N   op of the client object `N` of store `S` (idFromName(`S/N`))
 //   /rpc/raw?storeId=S              hand-made SyncDoRpc call on the sync DO (MessagePack built here)
 //   /rpc/id?storeId=S&name=N        the client object's id string (for a hand-made callerContext)
+//   /direct/<path>?object=O&…       `fetch` of <path>?… straight on the sync DO idFromName(O), with
+//                                   the request's method, headers and body: what any Worker that
+//                                   binds the sync class can do, bypassing the server Worker
 //   anything else                   forwarded unchanged to the server Worker (`SYNC_SERVER` service
 //                                   binding), so the same port also serves the WS/HTTP sync client.
 //
@@ -288,6 +291,13 @@ export default {
       const name = url.searchParams.get('name') ?? ''
       const ns = clientNamespace(env)
       return json({ bindingName: bindingName(env), durableObjectId: ns.idFromName(`${storeId}/${name}`).toString() })
+    }
+    if (url.pathname.startsWith('/direct/')) {
+      const object = url.searchParams.get('object') ?? ''
+      url.searchParams.delete('object')
+      const inner = new URL(url.pathname.slice('/direct'.length) + url.search, 'https://sync-object')
+      const stub = env.SYNC_BACKEND_DO.get(env.SYNC_BACKEND_DO.idFromName(object))
+      return stub.fetch(new Request(inner, request))
     }
     if (url.pathname === '/rpc/raw' && request.method === 'POST') {
       if (storeId === null) return json({ error: 'storeId is required' }, 400)
