@@ -23,14 +23,22 @@ pub async fn read_text(req: &mut Request, max_bytes: usize) -> Result<String, Un
         return Err(too_large(n.to_string()));
     }
     let mut bytes = Vec::new();
+    let mut over = false;
     if let Ok(mut stream) = req.stream() {
         while let Some(chunk) = stream.next().await {
             let Ok(chunk) = chunk else { break };
-            if bytes.len() + chunk.len() > max_bytes {
-                return Err(too_large(format!("more than {max_bytes}")));
+            if over || bytes.len() + chunk.len() > max_bytes {
+                // read to the end without keeping it (memory stays bounded), so that the sender
+                // gets the 413 instead of a broken connection
+                over = true;
+                bytes = Vec::new();
+                continue;
             }
             bytes.extend_from_slice(&chunk);
         }
+    }
+    if over {
+        return Err(too_large(format!("more than {max_bytes}")));
     }
     rpc::message_text(bytes, max_bytes)
 }

@@ -148,6 +148,20 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         Route::Sync(params) => params,
     };
 
+    // A body larger than MAX_MESSAGE_BYTES is refused here, from its Content-Length, before
+    // anything reads it (the object refuses one without a length as it reads it).
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > config.max_message_bytes as u64) {
+        let reason = format!(
+            "Body is {n} bytes; the limit is {} bytes (MAX_MESSAGE_BYTES)",
+            config.max_message_bytes
+        );
+        return json_response(413, &format!("[{}]", crate::protocol::rpc::defect_frame(&reason)));
+    }
+
     // The payload/JWT check, before any Durable Object is touched.
     let auth = auth_config(env);
     let now = (js_sys::Date::now() / 1000.0).floor() as i64;
