@@ -28,6 +28,9 @@ pub struct Config {
     /// `RATE_LIMIT_BINDING`: the name of a Rate Limiting binding (`[[ratelimits]]`) that limits
     /// sync connects, pushes and admin attempts per token subject (or per IP without one).
     pub rate_limit_binding: Option<String>,
+    /// `MAX_STORES_PER_SUBJECT`: how many stores one token subject (`sub`) may open in all;
+    /// unlimited when unset.
+    pub max_stores_per_subject: Option<u64>,
     /// `HTTP_RESPONSE_HEADERS`: a JSON object of extra headers for every response the Worker
     /// makes (e.g. `{"Access-Control-Allow-Credentials":"true"}`).
     pub extra_headers: Vec<(String, String)>,
@@ -141,6 +144,10 @@ impl Config {
             None => None,
             Some(v) => Some(parse_size("MAX_STORE_BYTES", Some(v), 0, 1)? as u64),
         };
+        let max_stores_per_subject = match lookup("MAX_STORES_PER_SUBJECT").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(parse_size("MAX_STORES_PER_SUBJECT", Some(v), 0, 1)? as u64),
+        };
         let rate_limit_binding = lookup("RATE_LIMIT_BINDING")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
@@ -163,6 +170,7 @@ impl Config {
             max_message_bytes,
             max_sockets_per_store,
             rate_limit_binding,
+            max_stores_per_subject,
             extra_headers,
         })
     }
@@ -275,6 +283,9 @@ mod tests {
         assert!(one("MAX_ARGS_DEPTH", "101").unwrap_err().0.contains("MAX_ARGS_DEPTH"));
         assert!(one("MAX_PULLS_PER_SOCKET", "33").unwrap_err().0.contains("between 1 and 32"));
         assert!(one("MAX_SOCKETS_PER_STORE", "0").is_err());
+        assert_eq!(c.max_stores_per_subject, None);
+        assert_eq!(one("MAX_STORES_PER_SUBJECT", "3").unwrap().max_stores_per_subject, Some(3));
+        assert!(one("MAX_STORES_PER_SUBJECT", "0").is_err());
         assert_eq!(
             one("RATE_LIMIT_BINDING", " LIMITER ").unwrap().rate_limit_binding.as_deref(),
             Some("LIMITER")

@@ -224,7 +224,7 @@ impl SyncBackendDO {
 
     /// Whether this object is the one our Worker routes `store_id` to (`idFromName`), when the
     /// namespace binding is there to tell.
-    fn is_object_of(&self, store_id: &str) -> Option<bool> {
+    pub(super) fn is_object_of(&self, store_id: &str) -> Option<bool> {
         let namespace = self.env.durable_object(SYNC_BACKEND_BINDING).ok()?;
         let expected = namespace.id_from_name(store_id).ok()?.to_string();
         Some(expected == self.state.id().to_string())
@@ -613,6 +613,9 @@ impl DurableObject for SyncBackendDO {
         if crate::admin::route::is_admin_path(url.path()) {
             return self.serve_admin(req).await;
         }
+        if url.path() == super::subject_registry::REGISTRY_PATH {
+            return self.serve_registry(&url);
+        }
         let Some(params) = parse_sync_params(url.query().unwrap_or("")) else {
             return Response::error("Invalid sync request", 400);
         };
@@ -687,6 +690,11 @@ impl DurableObject for SyncBackendDO {
             let _ = ws.close(Some(1011), Some("connection state lost"));
             return Ok(());
         };
+        // The server closed this socket (token expiry, no request): what still arrives on it
+        // while the close completes is dropped, never handled.
+        if attachment.closing {
+            return Ok(());
+        }
         // The original checks the token only at connect; we stop a socket whose token ran out.
         if self.close_if_expired(&ws, &attachment) {
             return Ok(());

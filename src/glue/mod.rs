@@ -9,6 +9,7 @@ mod env;
 mod logging;
 mod storage;
 mod store_admin;
+mod subject_registry;
 mod worker_entry;
 
 use worker::{Headers, Response, Result};

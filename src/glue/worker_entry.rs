@@ -213,7 +213,13 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
             )
         }
     };
-    let key = rate_key(grant.subject.as_deref(), &req);
+    if let Some(refusal) =
+        super::subject_registry::check(&namespace, config, grant.subject.as_deref(), &params.store_id)
+            .await?
+    {
+        return Ok(refusal);
+    }
+        let key = rate_key(grant.subject.as_deref(), &req);
     if let Some(refusal) = rate_limited(env, config, "sync", &key).await {
         return text_response(429, &refusal);
     }

@@ -9,5 +9,6 @@ pub mod limits;
 pub mod pull;
 pub mod push;
 pub mod service;
+pub mod subjects;
 
 pub use limits::Limits;

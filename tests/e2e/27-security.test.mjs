@@ -26,6 +26,7 @@ import {
   startServer,
 } from './harness.mjs'
 import { doRpcPull, doRpcPush, eventsOfAnswer, exitOfAnswer, messagesOf, startDoRpc } from '../support/do-rpc-client.mjs'
+import { startServer as startWranglerDev } from '../support/wrangler-dev.mjs'
 
 const SKIP = TARGET === 'ref' ? 'the reference has these holes (issue 17)' : undefined
 const ADMIN_SECRET = 'an-admin-secret-for-the-security-tests'
@@ -288,6 +289,57 @@ test('hole 13: a storage failure reaches the client as an incident id, its detai
     assert.ok(!/UNIQUE|constraint|eventlog_7_|SQLITE/i.test(message), `no raw storage text: ${message}`)
     const logged = await waitForLog(faulty, (l) => l.event === 'storage.error' && l.incident === incident, 5_000, 'the incident in the log')
     assert.match(logged.error, /UNIQUE|constraint/i)
+  } finally {
+    await conn.close()
+  }
+})
+
+test('stores per token subject: MAX_STORES_PER_SUBJECT bounds how many stores one subject opens', { skip: SKIP }, async () => {
+  const server = await startServer({ env: { AUTH_MODE: 'jwt', JWT_SECRET, JWT_ANY_STORE: 'true', MAX_STORES_PER_SUBJECT: '2' } })
+  servers.push(server)
+  const sub = `user-${freshStoreId('sub')}`
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => freshStoreId(`subject-${x}`))
+  const pull = (storeId, subject = sub) => rawHttp(server, { storeId, payload: { authToken: token({ sub: subject }) }, body: httpPull(storeId) })
+  assert.equal((await pull(a)).status, 200)
+  assert.equal((await pull(b)).status, 200)
+  const third = await pull(c)
+  assert.equal(third.status, 403)
+  assert.match(third.text, /opened 2 stores, the most allowed \(MAX_STORES_PER_SUBJECT=2\)/)
+  const ws = await rawConnect(server, { storeId: c, payload: { authToken: token({ sub }) } }).then(() => assert.fail('upgrade accepted'), (e) => e)
+  assert.equal(ws.status, 403)
+  assert.equal((await pull(a)).status, 200, 'a store it opened before, again')
+  assert.equal((await pull(c, `${sub}-other`)).status, 200, 'another subject is not counted with it')
+})
+
+test('rate limits: with RATE_LIMIT_BINDING, sync requests and WebSocket pushes over the limit are refused per subject', { skip: SKIP }, async () => {
+  const server = await startWranglerDev({
+    kind: 'ours',
+    env: { ...DEFAULT_VARS.ours, AUTH_MODE: 'jwt', JWT_SECRET, JWT_ANY_STORE: 'true', RATE_LIMIT_BINDING: 'SYNC_RATE_LIMIT' },
+    patchServerConfig: (text) => `${text}\n[[ratelimits]]\nname = "SYNC_RATE_LIMIT"\nnamespace_id = "1001"\nsimple = { limit = 5, period = 60 }\n`,
+    keepLogs: Boolean(process.env.E2E_KEEP_LOGS),
+    tag: 'e2e-ratelimit',
+  })
+  servers.push(server)
+  const storeId = freshStoreId('rate')
+  const payload = (sub) => ({ authToken: token({ sub }) })
+  // HTTP: every request counts
+  const statuses = []
+  for (let i = 0; i < 8; i++) statuses.push((await rawHttp(server, { storeId, payload: payload('busy'), body: httpPull(storeId) })).status)
+  assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200])
+  assert.ok(statuses.slice(5).every((s) => s === 429), `then 429: ${statuses}`)
+  const refused = await rawHttp(server, { storeId, payload: payload('busy'), body: httpPull(storeId) })
+  assert.match(refused.text, /Too many sync requests/)
+  assert.equal((await rawHttp(server, { storeId, payload: payload('calm'), body: httpPull(storeId) })).status, 200, 'another subject is not limited')
+  // WebSocket pushes of one subject: the sixth in the window is refused, nothing stored
+  const pushStore = freshStoreId('rate-push')
+  const conn = await rawConnect(server, { storeId: pushStore, payload: payload('pusher') })
+  try {
+    const exits = []
+    for (let n = 1; n <= 6; n++) exits.push(await rawPush(conn, { storeId: pushStore, batch: evRange(n, n) }))
+    assert.ok(exits.slice(0, 5).every((e) => e._tag === 'Success'), JSON.stringify(exits))
+    assert.equal(exits[5].cause.error.cause.name, 'RateLimitError')
+    const { responses } = await rawCollectPull(conn, { storeId: pushStore })
+    assert.deepEqual(eventsOf(responses).map((e) => e.seqNum), [1, 2, 3, 4, 5])
   } finally {
     await conn.close()
   }
