@@ -34,6 +34,7 @@ const JWT_SECRET = 'a-jwt-secret-for-the-security-tests-0000'
 
 let rig
 const servers = []
+// a multi-worker wrangler dev (the client harness is bundled on its first start): allow it time
 before(async () => {
   if (SKIP) return
   rig = await startDoRpc({
@@ -43,7 +44,7 @@ before(async () => {
     keepLogs: Boolean(process.env.E2E_KEEP_LOGS),
     tag: 'e2e-security',
   })
-})
+}, { timeout: 300_000 })
 after(async () => {
   await rig?.stop()
   for (const s of servers) await s.stop().catch(() => {})
