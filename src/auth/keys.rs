@@ -16,6 +16,10 @@ use super::AuthError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError(pub String);
 
+/// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "a key of size 2048 bits or larger
+/// MUST be used"). A shorter key can be factored, and anyone who does signs tokens.
+pub const MIN_RSA_BITS: usize = 2048;
+
 /// A public key from the JWK set, with the one algorithm it verifies.
 enum PublicKey {
     Rs256(RsaPublicKey),
@@ -58,7 +62,13 @@ impl Verifier {
                     .to_owned();
                 let key =
                     parse_jwk(jwk).map_err(|e| KeyError(format!("JWT_JWKS key {kid:?}: {e}")))?;
-                keys.insert(kid, key);
+                // a token names its key by kid: two keys under one kid would leave it to the
+                // order of the set which one verifies
+                if keys.insert(kid.clone(), key).is_some() {
+                    return Err(KeyError(format!(
+                        "JWT_JWKS has two keys with kid {kid:?}: each key needs its own kid"
+                    )));
+                }
             }
         }
         if let Some(s) = secret {
@@ -118,15 +128,34 @@ impl Verifier {
     }
 }
 
+/// The size of a big-endian modulus in bits (leading zero bits not counted).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    match modulus.iter().position(|b| *b != 0) {
+        Some(first) => (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize,
+        None => 0,
+    }
+}
+
 fn parse_jwk(jwk: &Value) -> Result<PublicKey, String> {
     let alg = jwk.get("alg").and_then(Value::as_str);
     let parsed: JsonWebKey<'_> = serde_json::from_value(jwk.clone()).map_err(|e| e.to_string())?;
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
     let crv = jwk.get("crv").and_then(Value::as_str);
     match (kty, crv, alg) {
-        ("RSA", _, None | Some("RS256")) => RsaPublicKey::try_from(&parsed)
-            .map(PublicKey::Rs256)
-            .map_err(|e| e.to_string()),
+        ("RSA", _, None | Some("RS256")) => {
+            let bits = match &parsed {
+                JsonWebKey::Rsa { modulus, .. } => modulus_bits(modulus),
+                _ => 0,
+            };
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "an RSA key of {bits} bits; at least {MIN_RSA_BITS} bits are required"
+                ));
+            }
+            RsaPublicKey::try_from(&parsed)
+                .map(PublicKey::Rs256)
+                .map_err(|e| e.to_string())
+        }
         ("EC", Some("P-256"), None | Some("ES256")) => p256::ecdsa::VerifyingKey::try_from(&parsed)
             .map(PublicKey::Es256)
             .map_err(|e| e.to_string()),
@@ -138,5 +167,76 @@ fn parse_jwk(jwk: &Value) -> Result<PublicKey, String> {
         _ => Err(format!(
             "unsupported key (kty {kty:?}, crv {crv:?}, alg {alg:?}); supported: RS256, ES256 (P-256), EdDSA (Ed25519)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // moduli of RSA keys generated for these tests (public exponent 65537)
+    const N_1024: &str = "yNMUjE9wa1P0VDfFHr79pRjxuaexgqoSmBZjTljXTYwyQZ41cN0v8wqNiwOHtoDGrghsU2yZWdFMlfdJQQkNWt6q1RjWqRlEUtr9FzzwRMCcPNDzKi-GY4RGC-NOKoCZ9e3VzMHRg7CCl8orKOYnM2RWoHL9jPTeb5HEBLPqpj0";
+    const N_2047: &str = "cIivFqgHM3d_0TGbIIY3RwyB_ClS-cMtZbJljIdxQ6CVLpVrlYgH8B7pTtbWnIrfuop3VV6CQWWZKVOi6l6VJcjtm-ExL5P-WW3HBo38-VFjlYYTmkCBpOJeJmp4mF7lzTQsoArocA3rjGQ0wSSR_Bdyr_0yk7xX_ay5ELlF4QMwOwzva4uyeVoSTn_b9rsy3ogimzvQqpuh6vn7pt8xgytr7rQkk8MDRIu-TjJ-WGFf5_xPDLfwaLtSPDA_IdhTW1GBSlPDYziScYcZHltcy4qaIvuolydpX6b3ooKRU9xY0lJjJ0y5gQR44geuM1JmnvtJoc0ptilX40FRiP2xZQ";
+    const N_2048: &str = "winEzz3ghH28fcyl_7TrYRh7vcfLLhChdKp2zY1VdWTZEfnl_ql5IhIii-OTN-6WHQfRwiccRLuhb7qkl31TFDtUPHJf21T_nNGK7ZwCSR0Mrra9tD64MhyTlBQd2Pom1v8poyI8VjNWO136x7u6QVQT3ws4o66o6dJ1Yvi3Hhgqqbf1TPDPw6-8h_iyuILr-eHwe3CGkOBDar_xXP8aWqdiFNFj56rxGITpMhxcab23L3ymyfNPdG4qu9Y5fYaPyfdq0crNSAat-MCtxKo8edGi792uyP_ciDxoEP6J2RSvW4HBpB_46ufeCH7NLn_QX1tVJZCuHvrawvhN6fk3rw";
+
+    fn rsa(kid: &str, n: &str) -> String {
+        format!(r#"{{"kty":"RSA","kid":"{kid}","alg":"RS256","use":"sig","n":"{n}","e":"AQAB"}}"#)
+    }
+
+    fn ed(kid: &str, x: &str) -> String {
+        format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","x":"{x}"}}"#)
+    }
+
+    fn set(keys: &[String]) -> String {
+        format!(r#"{{"keys":[{}]}}"#, keys.join(","))
+    }
+
+    fn error(jwks: &str) -> String {
+        Verifier::from_settings(None, Some(jwks)).unwrap_err().0
+    }
+
+    #[test]
+    fn rsa_keys_under_2048_bits_are_refused_naming_kid_and_size() {
+        let err = error(&set(&[rsa("old-1", N_1024)]));
+        assert!(err.contains(r#"key "old-1""#), "{err}");
+        assert!(err.contains("1024 bits"), "{err}");
+        assert!(err.contains("at least 2048"), "{err}");
+        // one bit short is short
+        let err = error(&set(&[rsa("almost", N_2047)]));
+        assert!(err.contains(r#""almost""#) && err.contains("2047 bits"), "{err}");
+        // a leading zero byte does not make a key longer
+        let padded = format!("AAAA{N_1024}");
+        assert!(error(&set(&[rsa("padded", &padded)])).contains("1024 bits"));
+        // a weak key spoils the set even beside good ones (the operator must remove it)
+        let err = error(&set(&[rsa("new", N_2048), rsa("old-1", N_1024)]));
+        assert!(err.contains("old-1"), "{err}");
+        // 2048 bits are enough
+        let v = Verifier::from_settings(None, Some(&set(&[rsa("new", N_2048)]))).unwrap();
+        assert_eq!(v.keys.len(), 1);
+    }
+
+    #[test]
+    fn the_modulus_size_counts_significant_bits() {
+        assert_eq!(modulus_bits(&[]), 0);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+        assert_eq!(modulus_bits(&[1]), 1);
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x7f; 256]), 2047);
+    }
+
+    #[test]
+    fn two_keys_with_one_kid_are_a_configuration_error() {
+        // the same Ed25519 kid twice, different keys: the second used to replace the first
+        let a = ed("k-1", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        let b = ed("k-1", "_RckOFqgx1tk-3jNYC-h2ZH96_drE8WO1wLqyDXp9hg");
+        let err = error(&set(&[a.clone(), b]));
+        assert!(err.contains(r#"two keys with kid "k-1""#), "{err}");
+        // across key types too
+        let err = error(&set(&[a.clone(), rsa("k-1", N_2048)]));
+        assert!(err.contains(r#""k-1""#), "{err}");
+        // distinct kids are fine
+        let c = ed("k-2", "_RckOFqgx1tk-3jNYC-h2ZH96_drE8WO1wLqyDXp9hg");
+        let v = Verifier::from_settings(None, Some(&set(&[a, c]))).unwrap();
+        assert_eq!(v.keys.len(), 2);
     }
 }

@@ -12,17 +12,44 @@
 //! Values go through [`Node`], an ordered JSON-like tree, because the rest of the crate speaks
 //! JSON text: [`decode_all`] + [`Node::to_json`] on the way in, [`Node::from_json`] + [`encode`]
 //! on the way out. Everything is bounded and fallible: no input can make it panic.
+//!
+//! Records make MessagePack shorter than the JSON it stands for: one byte names a structure whose
+//! keys are spelled out in the decoded value. A definition with long keys followed by many
+//! one-byte references would decode into far more than it weighs, so decoding keeps a budget of
+//! what it materialises ([`budget`]: the JSON text of what was decoded, counted from above, keys
+//! included) and refuses input that would exceed it. The budget is linear in the input, so a
+//! decoded tree and its JSON stay within a constant factor of the input, while every message of
+//! the real client (it splits pushes at 900,000 bytes of JSON) fits whatever its shape.
 
 use std::fmt;
+use std::rc::Rc;
 
 use rmp::decode::RmpRead;
 use rmp::Marker;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
-/// Deepest nesting accepted when decoding (serde_json's own limit for JSON is 128).
-const MAX_DEPTH: usize = 128;
+/// Deepest nesting accepted when decoding. A scalar is at depth 0, the items of a top-level array
+/// at depth 1.
+pub const MAX_DEPTH: usize = 128;
+
+/// What one call of [`decode_all`] may materialise, per input byte and on top: see [`budget`].
+pub const BUDGET_PER_INPUT_BYTE: usize = 8;
+pub const BUDGET_BASE: usize = 1 << 20;
+
+/// The materialisation budget of [`decode_all`] for `input_len` bytes: 8 × the input + 1 MiB of
+/// JSON text. Decoding counts, from above, the JSON text of what it decodes (each value with its
+/// separator, numbers at their longest, strings and keys with their quotes and escapes, the keys
+/// of every record object again), so the [`Node::to_json`] texts of the values it returns are
+/// never longer than this in all. Plain MessagePack costs at most 6 × its length (`false` is
+/// one byte for `false,`), so only records repeating their keys can reach the budget; the 1 MiB
+/// on top lets every message of the published client through whatever its ratio of keys to
+/// values: it splits pushes at 900,000 bytes of JSON.
+pub fn budget(input_len: usize) -> usize {
+    input_len
+        .saturating_mul(BUDGET_PER_INPUT_BYTE)
+        .saturating_add(BUDGET_BASE)
+}
 
 /// The first record structure id, and how many there are (`0x40..=0x7f`).
 const FIRST_ID: u8 = 0x40;
@@ -57,11 +84,15 @@ impl fmt::Display for DecodeError {
 }
 
 /// Every top-level value of `bytes`, as `Unpackr.unpackMultiple` returns them.
+///
+/// Refused (a [`DecodeError`]) beyond [`MAX_DEPTH`] and beyond the materialisation [`budget`].
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Node>, DecodeError> {
     let mut reader = Reader {
         total: bytes.len(),
         rd: bytes,
         structures: vec![None; IDS],
+        limit: budget(bytes.len()),
+        left: budget(bytes.len()),
     };
     let mut values = Vec::new();
     while !reader.rd.is_empty() {
@@ -71,13 +102,48 @@ pub fn decode_all(bytes: &[u8]) -> Result<Vec<Node>, DecodeError> {
     Ok(values)
 }
 
+/// The length of `s` as a JSON string, quotes and escapes included (as serde_json writes it).
+fn json_str_len(s: &[u8]) -> usize {
+    s.iter().fold(2usize, |n, b| {
+        n.saturating_add(match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+    })
+}
+
 /// Reads MessagePack with `rmp`, adding what it does not know: records and `undefined`.
 struct Reader<'a> {
     /// What is left to read.
     rd: &'a [u8],
     total: usize,
     /// The keys of each structure id defined so far in this top-level value.
-    structures: Vec<Option<Vec<String>>>,
+    structures: Vec<Option<Structure>>,
+    /// The materialisation budget of the call, and what is left of it.
+    limit: usize,
+    left: usize,
+}
+
+/// A record structure: its keys (shared by the references, each object gets its own copies) and
+/// what instantiating them costs against the budget.
+#[derive(Clone)]
+struct Structure {
+    keys: Rc<[String]>,
+    cost: usize,
+}
+
+impl Structure {
+    fn new(keys: Vec<String>) -> Structure {
+        // braces, then per key: the key as a JSON string, its colon (the value pays its comma)
+        let cost = keys.iter().fold(2usize, |sum, k| {
+            sum.saturating_add(json_str_len(k.as_bytes()).saturating_add(1))
+        });
+        Structure {
+            keys: keys.into(),
+            cost,
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -97,6 +163,23 @@ impl<'a> Reader<'a> {
         read(&mut self.rd).map_err(|e| self.fail(format!("unexpected end ({e})")))
     }
 
+    /// Takes `n` bytes off the budget, before they are allocated.
+    fn charge(&mut self, n: usize) -> Result<(), DecodeError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(self.fail(format!(
+                "the decoded value would exceed {} bytes of JSON ({BUDGET_PER_INPUT_BYTE} \
+                 × the {}-byte input + {} KiB): records repeating their keys too often",
+                self.limit,
+                self.total,
+                BUDGET_BASE / 1024
+            ))),
+        }
+    }
+
     /// A length prefix, checked against what is left (each element takes at least a byte).
     fn checked_len(&self, n: u32) -> Result<usize, DecodeError> {
         let n = n as usize;
@@ -109,6 +192,8 @@ impl<'a> Reader<'a> {
     fn string(&mut self, n: u32) -> Result<Node, DecodeError> {
         let n = self.checked_len(n)?;
         let (bytes, rest) = self.rd.split_at(n);
+        // its separator was charged with the marker
+        self.charge(json_str_len(bytes))?;
         let text =
             std::str::from_utf8(bytes).map_err(|_| self.fail("a string that is not UTF-8"))?;
         self.rd = rest;
@@ -117,6 +202,7 @@ impl<'a> Reader<'a> {
 
     fn array(&mut self, n: u32, depth: usize) -> Result<Node, DecodeError> {
         let n = self.checked_len(n)?;
+        self.charge(2)?;
         let mut items = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             items.push(self.value(depth + 1)?);
@@ -126,6 +212,7 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, n: u32, depth: usize) -> Result<Node, DecodeError> {
         let n = self.checked_len(n)?;
+        self.charge(2)?;
         let mut entries = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             let Node::Str(key) = self.value(depth + 1)? else {
@@ -136,11 +223,13 @@ impl<'a> Reader<'a> {
         Ok(Node::Object(entries))
     }
 
-    fn record(&mut self, keys: Vec<String>, depth: usize) -> Result<Node, DecodeError> {
-        let mut entries = Vec::with_capacity(keys.len());
-        for key in keys {
+    /// One object of `structure`: its keys charged before they are copied, then its values.
+    fn record(&mut self, structure: Structure, depth: usize) -> Result<Node, DecodeError> {
+        self.charge(structure.cost)?;
+        let mut entries = Vec::with_capacity(structure.keys.len());
+        for key in structure.keys.iter() {
             let value = self.value(depth + 1)?;
-            entries.push((key, value));
+            entries.push((key.clone(), value));
         }
         Ok(Node::Object(entries))
     }
@@ -157,8 +246,9 @@ impl<'a> Reader<'a> {
                 _ => Err(self.fail("a record key that is not a string")),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.structures[usize::from(id - FIRST_ID)] = Some(keys.clone());
-        self.record(keys, depth)
+        let structure = Structure::new(keys);
+        self.structures[usize::from(id - FIRST_ID)] = Some(structure.clone());
+        self.record(structure, depth)
     }
 
     fn value(&mut self, depth: usize) -> Result<Node, DecodeError> {
@@ -166,10 +256,12 @@ impl<'a> Reader<'a> {
             return Err(self.fail(format!("nested deeper than {MAX_DEPTH}")));
         }
         let marker = self.data(|rd| rmp::decode::read_marker(rd).map_err(|e| format!("{e:?}")))?;
+        // the value's separator, and a scalar's longest JSON (strings and collections pay as read)
+        self.charge(1 + json_len_at_most(marker))?;
         Ok(match marker {
             Marker::FixPos(n) if n >= FIRST_ID => {
                 match self.structures[usize::from(n - FIRST_ID)].clone() {
-                    Some(keys) => self.record(keys, depth)?,
+                    Some(structure) => self.record(structure, depth)?,
                     // an id this value has not defined is the positive fixint
                     None => Node::Int(i64::from(n)),
                 }
@@ -241,15 +333,42 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The longest JSON a scalar of this marker can be written as (0 for strings and collections,
+/// which pay as they are read; a record reference pays its structure).
+fn json_len_at_most(marker: Marker) -> usize {
+    match marker {
+        // `false`, `null`, and `undefined` (`null` in an array, left out of an object)
+        Marker::Null | Marker::True | Marker::False | Marker::FixExt1 => 5,
+        // `-32`, `127`
+        Marker::FixPos(_) | Marker::FixNeg(_) => 3,
+        Marker::U8 | Marker::I8 => 4,
+        Marker::U16 | Marker::I16 => 6,
+        Marker::U32 | Marker::I32 => 11,
+        Marker::I64 => 20,
+        // serde_json's longest float, `-2.2250738585072014e-308` (a u64 beyond i64 is a float)
+        Marker::U64 | Marker::F32 | Marker::F64 => 24,
+        _ => 0,
+    }
+}
+
 /// Writes `value` as one top-level msgpackr value: every object a record, structures shared
-/// within the value as msgpackr shares them.
+/// within the value as msgpackr shares them. Iterative (the values in pre-order, from an explicit
+/// stack): no tree is too deep to write.
 pub fn encode(value: &Node, out: &mut Vec<u8>) {
     let mut writer = Writer {
         out,
         structures: Vec::new(),
         next: 0,
     };
-    writer.value(value);
+    let mut pending: Vec<&Node> = vec![value];
+    while let Some(node) = pending.pop() {
+        writer.head(node);
+        match node {
+            Node::Array(items) => pending.extend(items.iter().rev()),
+            Node::Object(entries) => pending.extend(entries.iter().rev().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
 }
 
 /// Writes MessagePack with `rmp`, adding records and `undefined`.
@@ -265,7 +384,9 @@ struct Writer<'a> {
 fn infallible<T, E>(_: Result<T, E>) {}
 
 impl Writer<'_> {
-    fn value(&mut self, value: &Node) {
+    /// A value without its children: a scalar whole, an array's length, an object's structure
+    /// (its values follow, as the array's items do).
+    fn head(&mut self, value: &Node) {
         match value {
             Node::Undefined => {
                 infallible(rmp::encode::write_ext_meta(self.out, 1, UNDEFINED_EXT));
@@ -278,9 +399,6 @@ impl Writer<'_> {
             Node::Str(s) => infallible(rmp::encode::write_str(self.out, s)),
             Node::Array(items) => {
                 infallible(rmp::encode::write_array_len(self.out, len(items.len())));
-                for item in items {
-                    self.value(item);
-                }
             }
             Node::Object(entries) => self.object(entries),
         }
@@ -305,9 +423,6 @@ impl Writer<'_> {
                 }
                 self.structures.push((keys, id));
             }
-        }
-        for (_, value) in entries {
-            self.value(value);
         }
     }
 
@@ -354,12 +469,13 @@ impl Node {
         serde_json::to_string(self).unwrap_or_else(|_| "null".into())
     }
 
-    /// Parses JSON text, keeping the order of keys.
+    /// Parses JSON text as `JSON.parse` would, keeping the order of keys (see [`JsonParser`]).
+    /// At most [`MAX_JSON_DEPTH`] nested arrays and objects: deeper is an error saying so, never
+    /// a stack overflow.
     pub fn from_json(text: &str) -> Result<Node, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let node = NodeSeed.deserialize(&mut de)?;
-        de.end()?;
-        Ok(node)
+        JsonParser { text, pos: 0 }
+            .parse()
+            .map_err(|e| <serde_json::Error as serde::de::Error>::custom(e))
     }
 
     /// The member `key` of an object.
@@ -402,63 +518,338 @@ impl Serialize for Node {
     }
 }
 
-struct NodeSeed;
+/// The most nested arrays and objects [`Node::from_json`] reads. An event's `args` travel in a
+/// DO-RPC pull five levels down (`Chunk` / `values` / `PullResponse` / `batch` / event), so args
+/// nested up to 507 levels can be sent: far beyond what pushes accept today (`MAX_ARGS_DEPTH`,
+/// at most 100), so that events stored before that limit, or by the TypeScript server, can still
+/// be pulled. The parser does not recurse; the limit bounds the recursion of dropping the tree.
+pub const MAX_JSON_DEPTH: usize = 512;
 
-impl<'de> DeserializeSeed<'de> for NodeSeed {
-    type Value = Node;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+/// JSON text to a [`Node`], without recursion: the arrays and objects being read are a stack.
+///
+/// What `JSON.parse` makes of the text, where serde_json's parser would differ: numbers are
+/// correctly rounded (serde_json's default float parsing can be one unit in the last place off,
+/// which would change an event's args on the way to a DO-RPC client); a number beyond the range
+/// of float64 is an infinity; a lone UTF-16 surrogate escape (`"\ud800"`, which `JSON.stringify`
+/// writes) becomes U+FFFD, as a UTF-8 encoder writes it; the last of duplicate keys wins, at the
+/// place of the first.
+struct JsonParser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+/// An array or object being read: the items so far, or the members so far and the key whose
+/// value comes next.
+enum Open {
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>, String),
+}
+
+type Parsed<T> = Result<T, String>;
+
+impl<'a> JsonParser<'a> {
+    fn fail<T>(&self, what: &str) -> Parsed<T> {
+        Err(format!("{what} at byte {} of the JSON text", self.pos))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// After whitespace, `byte` is next: consumed.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        let found = self.peek() == Some(byte);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn parse(mut self) -> Parsed<Node> {
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            // a value starts here
+            self.skip_ws();
+            let mut value = match self.peek() {
+                Some(open @ (b'[' | b'{')) => {
+                    if stack.len() >= MAX_JSON_DEPTH {
+                        return self.fail(&format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
+                    }
+                    self.pos += 1;
+                    if open == b'[' {
+                        if self.eat(b']') {
+                            Node::Array(Vec::new())
+                        } else {
+                            stack.push(Open::Array(Vec::new()));
+                            continue;
+                        }
+                    } else if self.eat(b'}') {
+                        Node::Object(Vec::new())
+                    } else {
+                        let key = self.key()?;
+                        stack.push(Open::Object(Vec::new(), key));
+                        continue;
+                    }
+                }
+                Some(b'"') => Node::Str(self.string()?),
+                Some(b't') => self.literal("true", Node::Bool(true))?,
+                Some(b'f') => self.literal("false", Node::Bool(false))?,
+                Some(b'n') => self.literal("null", Node::Null)?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                Some(_) => return self.fail("expected a JSON value"),
+                None => return self.fail("unexpected end: expected a JSON value"),
+            };
+            // the value is complete: it goes into what is open, which it may complete in turn
+            loop {
+                match stack.last_mut() {
+                    None => {
+                        self.skip_ws();
+                        if self.pos != self.text.len() {
+                            return self.fail("trailing characters after the JSON value");
+                        }
+                        return Ok(value);
+                    }
+                    Some(Open::Array(items)) => {
+                        items.push(value);
+                        if self.eat(b',') {
+                            break;
+                        }
+                        if !self.eat(b']') {
+                            return self.fail("expected `,` or `]`");
+                        }
+                    }
+                    Some(Open::Object(entries, key)) => {
+                        entries.push((std::mem::take(key), value));
+                        if self.eat(b',') {
+                            *key = self.key()?;
+                            break;
+                        }
+                        if !self.eat(b'}') {
+                            return self.fail("expected `,` or `}`");
+                        }
+                    }
+                }
+                value = match stack.pop() {
+                    Some(Open::Array(items)) => Node::Array(items),
+                    Some(Open::Object(entries, _)) => Node::Object(last_of_duplicates(entries)),
+                    None => unreachable!("the stack was not empty"),
+                };
+            }
+        }
+    }
+
+    /// A member's key and its colon.
+    fn key(&mut self) -> Parsed<String> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return self.fail("expected a string key");
+        }
+        let key = self.string()?;
+        if !self.eat(b':') {
+            return self.fail("expected `:`");
+        }
+        Ok(key)
+    }
+
+    fn literal(&mut self, word: &str, node: Node) -> Parsed<Node> {
+        if self.text[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(node)
+        } else {
+            self.fail("expected a JSON value")
+        }
+    }
+
+    /// `"…"` at `pos`: its text, escapes decoded.
+    fn string(&mut self) -> Parsed<String> {
+        let bytes = self.text.as_bytes();
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let run = bytes[self.pos..]
+                .iter()
+                .position(|b| matches!(b, b'"' | b'\\' | 0x00..=0x1f));
+            let Some(run) = run else {
+                self.pos = bytes.len();
+                return self.fail("unexpected end in a string");
+            };
+            // stops only at ASCII bytes: a char boundary
+            out.push_str(&self.text[self.pos..self.pos + run]);
+            self.pos += run;
+            match bytes[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    let Some(escape) = self.peek() else {
+                        return self.fail("unexpected end in a string");
+                    };
+                    self.pos += 1;
+                    out.push(match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => {
+                            self.pos -= 1;
+                            return self.fail("an invalid escape in a string");
+                        }
+                    });
+                }
+                _ => return self.fail("a control character in a string"),
+            }
+        }
+    }
+
+    /// The four hex digits after `\u` (and a low surrogate's escape after a high one's).
+    fn unicode_escape(&mut self) -> Parsed<char> {
+        let unit = self.hex4()?;
+        let code = match unit {
+            0xd800..=0xdbff => {
+                let next = &self.text.as_bytes()[self.pos..];
+                let low = match next {
+                    [b'\\', b'u', digits @ ..] if digits.len() >= 4 => {
+                        std::str::from_utf8(&digits[..4])
+                            .ok()
+                            .and_then(|d| u32::from_str_radix(d, 16).ok())
+                            .filter(|_| digits[..4].iter().all(u8::is_ascii_hexdigit))
+                    }
+                    _ => None,
+                };
+                match low {
+                    Some(low @ 0xdc00..=0xdfff) => {
+                        self.pos += 6;
+                        0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
+                    }
+                    // a lone high surrogate
+                    _ => 0xfffd,
+                }
+            }
+            // a lone low surrogate
+            0xdc00..=0xdfff => 0xfffd,
+            other => other,
+        };
+        Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
+    }
+
+    fn hex4(&mut self) -> Parsed<u32> {
+        let digits = self.text.as_bytes().get(self.pos..self.pos + 4);
+        match digits {
+            Some(d) if d.iter().all(u8::is_ascii_hexdigit) => {
+                self.pos += 4;
+                // four ASCII hex digits
+                Ok(d.iter().fold(0, |n, b| n * 16 + char::from(*b).to_digit(16).unwrap_or(0)))
+            }
+            _ => self.fail("an invalid \\u escape in a string"),
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?` at `pos`.
+    fn number(&mut self) -> Parsed<Node> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let digits = |pos: &mut usize| {
+            let from = *pos;
+            while bytes.get(*pos).is_some_and(u8::is_ascii_digit) {
+                *pos += 1;
+            }
+            *pos - from
+        };
+        let mut pos = self.pos;
+        if bytes.get(pos) == Some(&b'-') {
+            pos += 1;
+        }
+        let int_start = pos;
+        match digits(&mut pos) {
+            0 => return self.fail("a number without digits"),
+            n if n > 1 && bytes[int_start] == b'0' => {
+                self.pos = int_start;
+                return self.fail("a number with a leading zero");
+            }
+            _ => {}
+        }
+        let mut integer = true;
+        if bytes.get(pos) == Some(&b'.') {
+            pos += 1;
+            integer = false;
+            if digits(&mut pos) == 0 {
+                self.pos = pos;
+                return self.fail("a number without digits after `.`");
+            }
+        }
+        if let Some(b'e' | b'E') = bytes.get(pos) {
+            pos += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = bytes.get(pos) {
+                pos += 1;
+            }
+            if digits(&mut pos) == 0 {
+                self.pos = pos;
+                return self.fail("a number without digits in its exponent");
+            }
+        }
+        self.pos = pos;
+        let text = &self.text[start..pos];
+        if integer {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Node::Int(i));
+            }
+        }
+        // correctly rounded; beyond float64's range an infinity, as in JavaScript
+        match text.parse::<f64>() {
+            Ok(f) => Ok(Node::Float(f)),
+            Err(_) => self.fail("an unreadable number"),
+        }
     }
 }
 
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+/// `JSON.parse` keeps the last of duplicate keys, at the place of the first. Found by sorting
+/// (not by a search per key, which would be quadratic in the members of an object).
+fn last_of_duplicates(mut entries: Vec<(String, Node)>) -> Vec<(String, Node)> {
+    let n = entries.len();
+    if n < 2 || (n <= 8 && !(1..n).any(|j| (0..j).any(|i| entries[i].0 == entries[j].0))) {
+        return entries;
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(i64::try_from(v).map_or(Node::Float(v as f64), Node::Int))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-        Ok(Node::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(NodeSeed)? {
-            items.push(item);
-        }
-        Ok(Node::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries: Vec<(String, Node)> = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(NodeSeed)?;
-            // JSON.parse keeps the last of duplicate keys, at the place of the first
-            match entries.iter_mut().find(|(k, _)| *k == key) {
-                Some(entry) => entry.1 = value,
-                None => entries.push((key, value)),
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|a, b| entries[*a].0.cmp(&entries[*b].0).then(a.cmp(b)));
+    let mut drop = vec![false; entries.len()];
+    let mut moves = Vec::new();
+    for run in order.chunk_by(|a, b| entries[*a].0 == entries[*b].0) {
+        if let [first, .., last] = run {
+            moves.push((*first, *last));
+            for i in &run[1..] {
+                drop[*i] = true;
             }
         }
-        Ok(Node::Object(entries))
     }
+    let any = !moves.is_empty();
+    for (first, last) in moves {
+        // the last value moves to the first place
+        let value = std::mem::replace(&mut entries[last].1, Node::Null);
+        entries[first].1 = value;
+    }
+    if any {
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+    entries
 }
 
 /// Bytes from spaced hex digits, for tests.
@@ -608,5 +999,268 @@ mod tests {
         }
         let deep = [vec![0x91; 200], vec![0x01]].concat();
         assert!(decode_all(&deep).unwrap_err().0.contains("deeper"));
+    }
+
+    /// Heap bytes allocated by this thread: a counting allocator for the tests of this binary
+    /// (per thread, so tests running beside each other do not count each other).
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static LIVE: Cell<isize> = const { Cell::new(0) };
+            static PEAK: Cell<isize> = const { Cell::new(0) };
+        }
+
+        struct Counting;
+
+        fn add(n: isize) {
+            let _ = LIVE.try_with(|live| {
+                live.set(live.get() + n);
+                let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+            });
+        }
+
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                add(layout.size() as isize);
+                System.alloc(layout)
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                add(-(layout.size() as isize));
+                System.dealloc(ptr, layout)
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+                add(new as isize - layout.size() as isize);
+                System.realloc(ptr, layout, new)
+            }
+        }
+
+        #[global_allocator]
+        static COUNTING: Counting = Counting;
+
+        /// `f`'s result, and the most heap it held at once beyond what was live before.
+        pub fn peak<T>(f: impl FnOnce() -> T) -> (T, usize) {
+            let before = LIVE.with(Cell::get);
+            PEAK.with(|p| p.set(before));
+            let out = f();
+            (out, (PEAK.with(Cell::get) - before).max(0) as usize)
+        }
+    }
+
+    /// `[{k1..kn: 1} × count]` as msgpackr writes it: one definition of `keys` keys of
+    /// `key_len` bytes, then `count - 1` one-byte references, each with its one-byte values.
+    fn records_of(keys: usize, key_len: usize, count: u32) -> Vec<u8> {
+        let mut out = vec![0xdd];
+        out.extend(count.to_be_bytes());
+        out.extend([0xd4, 0x72, 0x40, 0xdc]);
+        out.extend((keys as u16).to_be_bytes());
+        for k in 0..keys {
+            let key = format!("{k:0>key_len$}");
+            out.push(0xd9);
+            out.push(key.len() as u8);
+            out.extend(key.as_bytes());
+        }
+        out.extend(std::iter::repeat(0x01).take(keys));
+        for _ in 1..count {
+            out.push(0x40);
+            out.extend(std::iter::repeat(0x01).take(keys));
+        }
+        out
+    }
+
+    #[test]
+    fn a_record_bomb_is_refused_before_it_allocates() {
+        // the reported shape: a definition with long keys, then 1-byte references to it. This
+        // one is 69.8 KB and would decode into ~64 MB of keys (its JSON: ~65 MB)
+        let bomb = records_of(16, 250, 16_000);
+        assert!(bomb.len() < 300_000, "{}", bomb.len());
+        let (result, peak) = counting::peak(|| decode_all(&bomb));
+        let err = result.unwrap_err();
+        assert!(err.0.contains("would exceed"), "{err}");
+        assert!(err.0.contains("records repeating their keys"), "{err}");
+        // refused within its budget (8 × input + 1 MiB of JSON, ~1.6 MB here)
+        assert!(peak < 8 * budget(bomb.len()), "peak {peak} for {} bytes", bomb.len());
+        // and a bigger one (1 MB) just as cheaply: the budget grows with the input only
+        let bomb = records_of(16, 250, 240_000);
+        let (result, peak) = counting::peak(|| decode_all(&bomb));
+        assert!(result.is_err());
+        assert!(peak < 8 * budget(bomb.len()), "peak {peak} for {} bytes", bomb.len());
+    }
+
+    #[test]
+    fn records_within_the_budget_decode_and_stay_proportional() {
+        // many small records: a ratio of JSON to input like the real client's (1.1 to 1.8)
+        let bytes = records_of(3, 1, 20_000);
+        let values = decode_all(&bytes).unwrap();
+        let Node::Array(objects) = &values[0] else {
+            panic!("not an array")
+        };
+        assert_eq!(objects.len(), 20_000);
+        assert_eq!(objects[19_999].to_json(), r#"{"0":1,"1":1,"2":1}"#);
+        // long keys and tiny values (a JSON-to-input ratio of 16): the 1 MiB on top lets a
+        // message as large as the client ever sends (900,000 bytes of JSON) through
+        let bytes = records_of(1, 26, 30_000);
+        let (values, peak) = counting::peak(|| decode_all(&bytes).unwrap());
+        let json = Node::Array(values).to_json();
+        assert!(json.len() > 900_000 && json.len() < budget(bytes.len()), "{}", json.len());
+        assert!(peak < 64 * bytes.len() + 4 * BUDGET_BASE, "peak {peak}");
+        // and a decoded tree's JSON is within the budget, whatever the shape
+        let bytes = records_of(16, 250, 200);
+        let json = Node::Array(decode_all(&bytes).unwrap()).to_json();
+        assert!(json.len() <= budget(bytes.len()), "{}", json.len());
+        // (plain MessagePack takes at most 6 × its length of the budget)
+        for plain in [
+            "dd00000004 c2 c0 cb3ff8000000000000 cf ffffffffffffffff",
+            "93 a1 01 a1 22 92 a2 0a00 d40000",
+            "9f c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2",
+        ] {
+            let bytes = hex(plain);
+            let json: usize = decode_all(&bytes).unwrap().iter().map(|v| v.to_json().len()).sum();
+            assert!(json <= 6 * bytes.len(), "{plain}: {json}");
+        }
+        let bytes = records_of(16, 250, 260);
+        let json = Node::Array(decode_all(&bytes).unwrap()).to_json();
+        assert!(json.len() > BUDGET_BASE && json.len() <= budget(bytes.len()), "{}", json.len());
+        // escapes count: keys of control characters are six bytes of JSON each
+        let mut bomb = records_of(1, 200, 2_000);
+        assert!(decode_all(&bomb).is_ok());
+        // (after the array32 header, the definition's ext and array16 headers and the str8 header)
+        for b in bomb.iter_mut().skip(13).take(200) {
+            *b = 0x01;
+        }
+        let result = decode_all(&bomb);
+        assert!(result.is_err_and(|e| e.0.contains("would exceed")));
+    }
+
+    #[test]
+    fn references_share_the_budget_across_top_level_values() {
+        // the budget is per call, not per value: many values each under it do not add up past
+        let one = records_of(4, 200, 1_000);
+        let many: Vec<u8> = std::iter::repeat(one.as_slice()).take(64).flatten().copied().collect();
+        assert!(decode_all(&one).is_ok());
+        assert!(decode_all(&many).unwrap_err().0.contains("would exceed"));
+    }
+
+    fn nested_arrays(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn deep_json_is_an_error_not_a_stack_overflow() {
+        assert!(Node::from_json(&nested_arrays(MAX_JSON_DEPTH)).is_ok());
+        for depth in [MAX_JSON_DEPTH + 1, 1_000, 1_000_000] {
+            let err = Node::from_json(&nested_arrays(depth)).unwrap_err();
+            assert!(err.to_string().contains("nested deeper than 512"), "{err}");
+        }
+        let deep_object = format!("{}1{}", r#"{"a":"#.repeat(600), "}".repeat(600));
+        assert!(Node::from_json(&deep_object).is_err());
+    }
+
+    #[test]
+    fn json_is_read_as_json_parse_reads_it() {
+        let read = |text: &str| Node::from_json(text).map(|n| n.to_json());
+        // correctly rounded floats (serde_json's default parser reads this one 1 ulp off)
+        for f in ["8.711232227784087e+40", "1.7976931348623157e308", "5e-324", "0.1", "-2.5e-7"] {
+            let expected: f64 = f.parse().unwrap();
+            assert_eq!(Node::from_json(f).unwrap(), Node::Float(expected), "{f}");
+        }
+        assert_eq!(read("[0,-0,9223372036854775807,-9223372036854775808]").unwrap(), "[0,0,9223372036854775807,-9223372036854775808]");
+        assert_eq!(Node::from_json("9223372036854775808").unwrap(), Node::Float(9223372036854775808.0));
+        assert_eq!(Node::from_json("1e400").unwrap(), Node::Float(f64::INFINITY));
+        assert_eq!(Node::from_json("1.0").unwrap(), Node::Float(1.0));
+        // escapes, surrogate pairs, lone surrogates as a UTF-8 encoder writes them
+        assert_eq!(
+            Node::from_json(r#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800x\udc00\ud800""#).unwrap(),
+            Node::Str("a\"\\/\u{8}\u{c}\n\r\té😀\u{fffd}x\u{fffd}\u{fffd}".into())
+        );
+        assert_eq!(Node::from_json(r#""\ud800\u0041""#).unwrap(), Node::Str("\u{fffd}A".into()));
+        assert_eq!(Node::from_json("\"é😀\"").unwrap(), Node::Str("é😀".into()));
+        // whitespace, order of keys, the last of duplicates at the place of the first
+        assert_eq!(read(" {\"b\" : [ 1 , {} ] ,\n\"a\":null}\r\n").unwrap(), r#"{"b":[1,{}],"a":null}"#);
+        assert_eq!(read(r#"{"a":1,"b":2,"a":3}"#).unwrap(), r#"{"a":3,"b":2}"#);
+        let many: Vec<String> = (0..100).map(|i| format!(r#""k{}":{i}"#, i % 10)).collect();
+        let expected: Vec<String> = (90..100).map(|i| format!(r#""k{}":{i}"#, i % 10)).collect();
+        assert_eq!(read(&format!("{{{}}}", many.join(","))).unwrap(), format!("{{{}}}", expected.join(",")));
+        // what is not JSON
+        for bad in [
+            "", " ", "[", "]", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{1:1}", "[1 2]",
+            "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "NaN", "Infinity", "tru", "nul", "\"a",
+            "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"\u{1}\"", "1 2", "{} x", "[]]", "\u{feff}1",
+        ] {
+            assert!(Node::from_json(bad).is_err(), "{bad:?}");
+        }
+        // the error says where
+        assert!(read("[1,}").unwrap_err().to_string().contains("at byte 3"));
+    }
+
+    #[test]
+    fn json_agrees_with_serde_json_on_what_both_read() {
+        for text in [
+            r#"{"_tag":"Chunk","requestId":"0","values":[{"batch":[{"name":"v1.TodoCreated","args":{"id":"t1","text":"Buy milk","n":[1,2.5,-3e-3,null,true,false,"",{}]},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"s","createdAt":"2026-12-02T10:00:00.000Z"}],"pageInfo":{"_tag":"NoMore"},"backendId":"b"}]}"#,
+            r#"[" \u0000 \u001f \u2028 ","\t",-1.25E+1,9007199254740993,{"":{"":[[]]}}]"#,
+        ] {
+            let ours = Node::from_json(text).unwrap().to_json();
+            let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
+            let ours: serde_json::Value = serde_json::from_str(&ours).unwrap();
+            assert_eq!(ours, theirs, "{text}");
+        }
+    }
+
+    #[test]
+    fn encoding_does_not_recurse() {
+        // a tree deeper than any stack would allow recursing over (built, not parsed)
+        let mut node = Node::Int(1);
+        for i in 0..200_000 {
+            node = if i % 2 == 0 {
+                Node::Array(vec![node])
+            } else {
+                Node::Object(vec![("k".into(), node)])
+            };
+        }
+        let mut out = Vec::new();
+        encode(&node, &mut out);
+        // dismantled by hand (dropping it would recurse), before any assertion can unwind
+        let mut pending = vec![node];
+        while let Some(n) = pending.pop() {
+            match n {
+                Node::Array(items) => pending.extend(items),
+                Node::Object(entries) => pending.extend(entries.into_iter().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+        // {k: [{k: [...]}]}: one definition, then a byte per level
+        assert_eq!(&out[..9], &hex("d47240 91 a16b 91 40 91")[..]);
+        assert_eq!(out.len(), 6 + 199_999 + 1);
+    }
+
+    /// A DO-RPC pull stream piece carrying one event whose args nest `depth` levels.
+    fn chunk_with_args(depth: usize) -> Result<Vec<u8>, String> {
+        let args = format!("{}{}", r#"{"a":["#.repeat(depth / 2), "1");
+        let args = format!("{args}{}", "]}".repeat(depth / 2));
+        let args = if depth % 2 == 1 { format!("[{args}]") } else { args };
+        let frame = format!(
+            r#"{{"_tag":"Chunk","requestId":"0","values":[{{"batch":[{{"name":"v1.X","args":{args},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"s","createdAt":"2026-12-02T10:00:00.000Z"}}],"pageInfo":{{"_tag":"NoMore"}},"backendId":"b"}}]}}"#
+        );
+        let mut out = Vec::new();
+        crate::protocol::do_rpc::write_stream_piece(&[frame], &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn args_as_deep_as_pushes_allow_cross_the_do_rpc_envelope() {
+        // 64: MAX_ARGS_DEPTH's default; 100: its ceiling
+        for depth in [0, 1, 64, 100, 122] {
+            let bytes = chunk_with_args(depth).unwrap();
+            let values = decode_all(&bytes).unwrap();
+            let json = values[0].to_json();
+            assert!(json.contains(r#""rpcRequestId":"0""#));
+            assert!(json.contains(&"]}".repeat(depth / 2)));
+        }
+        // deeper args stored before that limit (or by the TypeScript server) are still sent
+        assert!(chunk_with_args(MAX_JSON_DEPTH - 5).is_ok());
+        // beyond: an error naming the limit
+        let err = chunk_with_args(MAX_JSON_DEPTH - 4).unwrap_err();
+        assert!(err.contains("nested deeper than 512"), "{err}");
     }
 }
