@@ -144,10 +144,11 @@ impl Config {
             None => None,
             Some(v) => Some(parse_size("MAX_STORE_BYTES", Some(v), 0, 1)? as u64),
         };
-        let max_stores_per_subject = match lookup("MAX_STORES_PER_SUBJECT").filter(|v| !v.trim().is_empty()) {
-            None => None,
-            Some(v) => Some(parse_size("MAX_STORES_PER_SUBJECT", Some(v), 0, 1)? as u64),
-        };
+        let max_stores_per_subject =
+            match lookup("MAX_STORES_PER_SUBJECT").filter(|v| !v.trim().is_empty()) {
+                None => None,
+                Some(v) => Some(parse_size("MAX_STORES_PER_SUBJECT", Some(v), 0, 1)? as u64),
+            };
         let rate_limit_binding = lookup("RATE_LIMIT_BINDING")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
@@ -278,16 +279,39 @@ mod tests {
         let one = |k: &'static str, v: &'static str| {
             Config::from_lookup(move |name| (name == k).then(|| v.to_owned()))
         };
-        assert_eq!(one("MAX_PUSH_EVENTS", "5").unwrap().limits.max_push_events, 5);
-        assert_eq!(one("MAX_STORE_BYTES", "1000").unwrap().limits.max_store_bytes, Some(1000));
-        assert!(one("MAX_ARGS_DEPTH", "101").unwrap_err().0.contains("MAX_ARGS_DEPTH"));
-        assert!(one("MAX_PULLS_PER_SOCKET", "33").unwrap_err().0.contains("between 1 and 32"));
+        assert_eq!(
+            one("MAX_PUSH_EVENTS", "5").unwrap().limits.max_push_events,
+            5
+        );
+        assert_eq!(
+            one("MAX_STORE_BYTES", "1000")
+                .unwrap()
+                .limits
+                .max_store_bytes,
+            Some(1000)
+        );
+        assert!(one("MAX_ARGS_DEPTH", "101")
+            .unwrap_err()
+            .0
+            .contains("MAX_ARGS_DEPTH"));
+        assert!(one("MAX_PULLS_PER_SOCKET", "33")
+            .unwrap_err()
+            .0
+            .contains("between 1 and 32"));
         assert!(one("MAX_SOCKETS_PER_STORE", "0").is_err());
         assert_eq!(c.max_stores_per_subject, None);
-        assert_eq!(one("MAX_STORES_PER_SUBJECT", "3").unwrap().max_stores_per_subject, Some(3));
+        assert_eq!(
+            one("MAX_STORES_PER_SUBJECT", "3")
+                .unwrap()
+                .max_stores_per_subject,
+            Some(3)
+        );
         assert!(one("MAX_STORES_PER_SUBJECT", "0").is_err());
         assert_eq!(
-            one("RATE_LIMIT_BINDING", " LIMITER ").unwrap().rate_limit_binding.as_deref(),
+            one("RATE_LIMIT_BINDING", " LIMITER ")
+                .unwrap()
+                .rate_limit_binding
+                .as_deref(),
             Some("LIMITER")
         );
     }

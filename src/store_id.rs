@@ -34,6 +34,8 @@ mod tests {
         assert!(store_id_error("a\u{0}b").unwrap().contains("control"));
         assert!(store_id_error("a\nb").is_some());
         assert_eq!(store_id_error(&"x".repeat(1024)), None);
-        assert!(store_id_error(&"x".repeat(1025)).unwrap().contains("1025 bytes"));
+        assert!(store_id_error(&"x".repeat(1025))
+            .unwrap()
+            .contains("1025 bytes"));
     }
 }

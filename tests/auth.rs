@@ -306,7 +306,10 @@ fn every_variable_read_is_listed_for_the_cache() {
         read.borrow_mut().push(name.to_owned());
         None
     });
-    assert!(read.borrow().len() >= 9, "the configuration reads its variables");
+    assert!(
+        read.borrow().len() >= 9,
+        "the configuration reads its variables"
+    );
     for name in read.borrow().iter() {
         assert!(
             livestore_sync_rs::auth::AUTH_VARIABLES.contains(&name.as_str()),
@@ -329,17 +332,42 @@ fn a_valid_token_opens_every_store_only_by_explicit_choice() {
     // neither a store claim nor the opt-out: a configuration error that names both
     let e = authorize(&vars(&[]), "s", Some(&payload), None, NOW).unwrap_err();
     assert_eq!(e.status(), 500);
-    assert!(e.message().contains("JWT_STORE_CLAIM") && e.message().contains("JWT_ANY_STORE"), "{}", e.message());
+    assert!(
+        e.message().contains("JWT_STORE_CLAIM") && e.message().contains("JWT_ANY_STORE"),
+        "{}",
+        e.message()
+    );
     let both = vars(&[("JWT_STORE_CLAIM", "stores"), ("JWT_ANY_STORE", "true")]);
-    assert_eq!(authorize(&both, "s", Some(&payload), None, NOW).unwrap_err().status(), 500);
+    assert_eq!(
+        authorize(&both, "s", Some(&payload), None, NOW)
+            .unwrap_err()
+            .status(),
+        500
+    );
     let any = vars(&[("JWT_ANY_STORE", "true")]);
     assert!(authorize(&any, "other", Some(&payload), None, NOW).is_ok());
     let scoped = vars(&[("JWT_STORE_CLAIM", "stores")]);
     assert!(authorize(&scoped, "s", Some(&payload), None, NOW).is_ok());
-    assert_eq!(authorize(&scoped, "other", Some(&payload), None, NOW).unwrap_err().status(), 403);
+    assert_eq!(
+        authorize(&scoped, "other", Some(&payload), None, NOW)
+            .unwrap_err()
+            .status(),
+        403
+    );
     // an undelimited prefix grants nothing, and the refusal says why
     let team = hs(json!({"stores": ["team-4*"]}), Some(60));
-    let e = authorize(&scoped, "team-42", Some(&json!({ "authToken": team })), None, NOW).unwrap_err();
+    let e = authorize(
+        &scoped,
+        "team-42",
+        Some(&json!({ "authToken": team })),
+        None,
+        NOW,
+    )
+    .unwrap_err();
     assert_eq!(e.status(), 403);
-    assert!(e.message().contains("not a prefix grant"), "{}", e.message());
+    assert!(
+        e.message().contains("not a prefix grant"),
+        "{}",
+        e.message()
+    );
 }

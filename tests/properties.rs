@@ -89,7 +89,10 @@ fn assert_chain(store: &Store<MemLog>) {
     let mut parent = 0;
     for (seq, e) in rows.iter() {
         assert_eq!(e.seq_num, *seq);
-        assert_eq!(e.parent_seq_num, parent, "event {seq} links to the previous one");
+        assert_eq!(
+            e.parent_seq_num, parent,
+            "event {seq} links to the previous one"
+        );
         assert!(*seq > parent, "seqNums increase");
         parent = *seq;
     }

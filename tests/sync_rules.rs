@@ -596,7 +596,12 @@ fn pulled_seqs(o: &Outputs) -> Vec<i64> {
     o.replies
         .iter()
         .filter(|r| r["_tag"] == "Chunk")
-        .flat_map(|r| r["values"][0]["batch"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| {
+            r["values"][0]["batch"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .map(|item| item["eventEncoded"]["seqNum"].as_i64().unwrap())
         .collect()
 }
@@ -605,7 +610,11 @@ fn pulled_seqs(o: &Outputs) -> Vec<i64> {
 fn gapped_chains_are_stored_paged_and_counted_by_rows() {
     let mut s = store();
     // from the root, starting at 100, as the conformance suite's first push does
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &gapped(&[100], 0), None));
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &gapped(&[100], 0), None),
+    );
     assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "{:?}", o.replies);
     assert_eq!(s.head, 100);
     // then 250 events with gaps of 3
@@ -621,8 +630,15 @@ fn gapped_chains_are_stored_paged_and_counted_by_rows() {
     }
     assert_eq!(s.head, 850);
     // a push whose parent is an old gap number is behind the head
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("x", &gapped(&[851], 849), None));
-    assert_eq!(o.replies[0]["exit"]["cause"]["error"]["_tag"], "ServerAheadError");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("x", &gapped(&[851], 849), None),
+    );
+    assert_eq!(
+        o.replies[0]["exit"]["cause"]["error"]["_tag"],
+        "ServerAheadError"
+    );
 
     // a non-live pull over HTTP: every event once, in order; remaining counts rows, not numbers
     let pull = r#"{"_tag":"Request","id":"9","tag":"SyncHttpRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}},"headers":[]}"#;
@@ -654,26 +670,62 @@ fn a_push_over_the_limits_is_refused_whole_with_the_limit_named() {
     let mut s = store();
     s.limits.max_push_events = 10;
     let events: Vec<Value> = (1..=11).map(event).collect();
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &events, None));
-    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("MAX_PUSH_EVENTS") && message.contains("11"), "{message}");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &events, None),
+    );
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("MAX_PUSH_EVENTS") && message.contains("11"),
+        "{message}"
+    );
     assert_eq!(s.log.rows.borrow().len(), 0);
     let events: Vec<Value> = (1..=10).map(event).collect();
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("2", &events, None));
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("2", &events, None),
+    );
     assert_eq!(o.replies[0]["exit"]["_tag"], "Success");
 
     // args nested one level deeper than the limit: refused, nothing stored
-    let deep = |n: usize| -> Value { serde_json::from_str(&format!("{}1{}", "[".repeat(n), "]".repeat(n))).unwrap() };
+    let deep = |n: usize| -> Value {
+        serde_json::from_str(&format!("{}1{}", "[".repeat(n), "]".repeat(n))).unwrap()
+    };
     let mut second = event(12);
     second["args"] = deep(65);
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("3", &[event(11), second], None));
-    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("MAX_ARGS_DEPTH") && message.contains("65 levels"), "{message}");
-    assert_eq!(s.head, 10, "the whole batch is refused, its valid first event too");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("3", &[event(11), second], None),
+    );
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("MAX_ARGS_DEPTH") && message.contains("65 levels"),
+        "{message}"
+    );
+    assert_eq!(
+        s.head, 10,
+        "the whole batch is refused, its valid first event too"
+    );
     let mut e = event(11);
     e["args"] = deep(64);
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("4", &[e], None));
-    assert_eq!(o.replies[0]["exit"]["_tag"], "Success", "depth 64 is allowed");
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("4", &[e], None),
+    );
+    assert_eq!(
+        o.replies[0]["exit"]["_tag"], "Success",
+        "depth 64 is allowed"
+    );
 }
 
 #[test]
@@ -688,7 +740,10 @@ fn pulls_per_socket_and_their_ids_are_bounded() {
     let o = ws(&mut s, &mut conn, &pull_frame("3", None, true));
     let error = &o.replies[0]["exit"]["cause"]["error"];
     assert_eq!(error["_tag"], "UnknownError");
-    assert!(error["cause"]["message"].as_str().unwrap().contains("MAX_PULLS_PER_SOCKET"));
+    assert!(error["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("MAX_PULLS_PER_SOCKET"));
     assert_eq!(conn.live_pulls.len(), 3);
     // one push still reaches each of the three once
     let o = ws(&mut s, &mut conn, &push_frame("p", &[event(1)], None));
@@ -701,7 +756,10 @@ fn pulls_per_socket_and_their_ids_are_bounded() {
     let mut other = Connection::default();
     let long = "x".repeat(200);
     let o = ws(&mut s, &mut other, &pull_frame(&long, None, true));
-    assert!(o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().contains("request id"));
+    assert!(o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("request id"));
     assert!(other.live_pulls.is_empty());
 }
 
@@ -714,10 +772,17 @@ fn a_store_quota_refuses_pushes_beyond_it() {
     let used = s.stored_bytes.unwrap();
     assert!(used > 0 && used < 1_000, "{used}");
     let events: Vec<Value> = (4..=10).map(event).collect();
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("q", &events, None));
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("q", &events, None),
+    );
     let error = &o.replies[0]["exit"]["cause"]["error"];
     assert_eq!(error["cause"]["name"], "StoreQuotaError");
-    assert!(error["cause"]["message"].as_str().unwrap().contains("MAX_STORE_BYTES"));
+    assert!(error["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("MAX_STORE_BYTES"));
     assert_eq!(s.head, 3);
 }
 
@@ -726,10 +791,20 @@ fn a_storage_failure_reaches_the_client_as_an_incident_id_and_the_log_as_its_det
     use livestore_sync_rs::sync::activity::Activity;
     let mut s = store();
     s.log.fail_next_append.set(true);
-    let o = ws(&mut s, &mut Connection::default(), &push_frame("1", &[event(1)], None));
-    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"].as_str().unwrap().to_owned();
+    let o = ws(
+        &mut s,
+        &mut Connection::default(),
+        &push_frame("1", &[event(1)], None),
+    );
+    let message = o.replies[0]["exit"]["cause"]["error"]["cause"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains("incident"), "{message}");
-    assert!(!message.contains("disk on fire") && !message.contains("UNIQUE"), "no raw text: {message}");
+    assert!(
+        !message.contains("disk on fire") && !message.contains("UNIQUE"),
+        "no raw text: {message}"
+    );
     let detail = o.activities.iter().find_map(|a| match a {
         Activity::StorageFailure { incident, detail } => Some((incident.clone(), detail.clone())),
         _ => None,

@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 let body = e.body();
-                assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{body}");
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+                    "{body}"
+                );
             }
         }
     });

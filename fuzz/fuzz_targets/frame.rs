@@ -37,14 +37,20 @@ fuzz_target!(|data: &[u8]| {
                 let tag = request.tag.as_ref();
                 let id = &request.id;
                 if let Ok(pull) = decode_payload::<PullRequest>(tag, request.payload) {
-                    let _ = (pull.store_id.len(), pull.cursor, pull.live, pull.rpc_context);
+                    let _ = (
+                        pull.store_id.len(),
+                        pull.cursor,
+                        pull.live,
+                        pull.rpc_context,
+                    );
                 }
                 match decode_payload::<PushRequest>(tag, request.payload) {
                     Ok(push) => {
                         let limits = Limits::default();
                         for event in &push.batch {
                             let refused = args_depth_error(event.args_text(), &limits).is_some();
-                            let item = EventView::of(event, "2026-12-02T10:00:00.000Z").encode_item();
+                            let item =
+                                EventView::of(event, "2026-12-02T10:00:00.000Z").encode_item();
                             assert!(is_json(&item), "{item}");
                             if !refused {
                                 // an event a push admits can be pulled on every transport,

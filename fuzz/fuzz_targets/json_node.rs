@@ -68,9 +68,15 @@ fuzz_target!(|data: &[u8]| {
         (Ok(_), Err(e)) => {
             let why = e.to_string();
             assert!(
-                ["recursion limit", "number out of range", "surrogate", "invalid unicode code point", "hex escape"]
-                    .iter()
-                    .any(|w| why.contains(w)),
+                [
+                    "recursion limit",
+                    "number out of range",
+                    "surrogate",
+                    "invalid unicode code point",
+                    "hex escape"
+                ]
+                .iter()
+                .any(|w| why.contains(w)),
                 "only from_json reads {text:?} (serde_json: {why})"
             );
         }

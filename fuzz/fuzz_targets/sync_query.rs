@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     bounded("sync_query", data.len(), BOUND, || {
         let query = String::from_utf8_lossy(data);
         if let Some(params) = parse_sync_params(&query) {
-            let _ = (params.store_id.len(), params.transport.as_str(), params.payload);
+            let _ = (
+                params.store_id.len(),
+                params.transport.as_str(),
+                params.payload,
+            );
         }
     });
 });

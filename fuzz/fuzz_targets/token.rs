@@ -62,7 +62,10 @@ fn signed(header: &[u8], claims: &[u8]) -> String {
     let signing_input = format!("{}.{}", base64url(header), base64url(claims));
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     mac.update(signing_input.as_bytes());
-    format!("{signing_input}.{}", base64url(&mac.finalize().into_bytes()))
+    format!(
+        "{signing_input}.{}",
+        base64url(&mac.finalize().into_bytes())
+    )
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -106,7 +106,10 @@ impl AuthConfig {
                 )
                 .map_err(|e| e.0);
                 AuthMode::Jwt(match verifier {
-                    Err(e) => Err(std::iter::once(e).chain(problems).collect::<Vec<_>>().join("; ")),
+                    Err(e) => Err(std::iter::once(e)
+                        .chain(problems)
+                        .collect::<Vec<_>>()
+                        .join("; ")),
                     Ok(_) if !problems.is_empty() => Err(problems.join("; ")),
                     ok => ok,
                 })

@@ -203,7 +203,10 @@ mod tests {
         assert!(err.contains("at least 2048"), "{err}");
         // one bit short is short
         let err = error(&set(&[rsa("almost", N_2047)]));
-        assert!(err.contains(r#""almost""#) && err.contains("2047 bits"), "{err}");
+        assert!(
+            err.contains(r#""almost""#) && err.contains("2047 bits"),
+            "{err}"
+        );
         // a leading zero byte does not make a key longer
         let padded = format!("AAAA{N_1024}");
         assert!(error(&set(&[rsa("padded", &padded)])).contains("1024 bits"));

@@ -262,9 +262,15 @@ mod tests {
     fn an_empty_payload_token_does_not_hide_the_header() {
         let cfg = AuthConfig::from_lookup(|k| (k == "AUTH_MODE").then(|| "none".into()));
         let payload = serde_json::json!({"authToken": ""});
-        assert_eq!(find_token(&cfg, Some(&payload), Some("Bearer abc")), Some("abc"));
+        assert_eq!(
+            find_token(&cfg, Some(&payload), Some("Bearer abc")),
+            Some("abc")
+        );
         let payload = serde_json::json!({"authToken": "xyz"});
-        assert_eq!(find_token(&cfg, Some(&payload), Some("Bearer abc")), Some("xyz"));
+        assert_eq!(
+            find_token(&cfg, Some(&payload), Some("Bearer abc")),
+            Some("xyz")
+        );
         assert_eq!(find_token(&cfg, None, Some("Basic abc")), None);
         assert_eq!(find_token(&cfg, None, Some("Bearer ")), None);
     }

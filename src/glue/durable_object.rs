@@ -12,11 +12,11 @@ use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::log::{Level, Line};
 use crate::protocol::rpc::{self, ClientMessage, RequestId, Unreadable, PING_FRAME, PONG_FRAME};
+use crate::storage::StorageError;
+use crate::store_id::store_id_error;
 use crate::sync::activity::{Activity, PushTally};
 use crate::sync::attachment::Attachment;
 use crate::sync::closing::{ClosingPolicy, Closure};
-use crate::storage::StorageError;
-use crate::store_id::store_id_error;
 use crate::sync::service::{
     http_answer, Connection, HistoryStep, HttpHistory, Output, Store, Transport,
 };
@@ -382,8 +382,7 @@ impl SyncBackendDO {
             return None;
         }
         let key = read_attachment(ws)?.rate_key?;
-        let reason =
-            super::worker_entry::rate_limited(&self.env, config, "push", &key).await?;
+        let reason = super::worker_entry::rate_limited(&self.env, config, "push", &key).await?;
         let error = crate::protocol::messages::SyncError::unknown("RateLimitError", reason);
         Some(rpc::exit_failure(&request.id, &error.encode()))
     }
@@ -558,7 +557,8 @@ impl SyncBackendDO {
                 Some((Ok(piece.into_bytes()), Some(history)))
             }
         });
-        let body = stream::once(async move { Ok::<Vec<u8>, Error>(first.into_bytes()) }).chain(rest);
+        let body =
+            stream::once(async move { Ok::<Vec<u8>, Error>(first.into_bytes()) }).chain(rest);
         let headers = Headers::new();
         headers.set("Content-Type", "application/json")?;
         Ok(Response::from_stream(body)?.with_headers(headers))

@@ -5,15 +5,15 @@
 use futures_util::stream;
 use worker::*;
 
+use crate::admin::access::AdminAccess;
 use crate::admin::info::{DoRpcUse, StoreInfo, TransportUse, Transports};
 use crate::admin::ndjson::{export_line, parse_import};
 use crate::admin::route::{self, Action};
 use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
 use crate::log::Level;
+use crate::log::Line;
 use crate::protocol::rpc;
 use crate::sync::backend_id;
-use crate::admin::access::AdminAccess;
-use crate::log::Line;
 use crate::sync::service::{EventLog, Output, StorageError};
 
 use super::durable_object::{read_attachment, SyncBackendDO};
@@ -58,12 +58,13 @@ impl SyncBackendDO {
             Action::Export { since, limit } => {
                 return self.admin_export(store_id, since, limit).await
             }
-            Action::Import => match super::body::read_text(&mut req, self.max_message_bytes()).await
-            {
-                Ok(body) => self.admin_import(store_id, &body).await,
-                Err(e @ rpc::Unreadable::TooLarge(_)) => Err(AdminError::new(413, e.reason())),
-                Err(e) => Err(AdminError::new(400, e.reason())),
-            },
+            Action::Import => {
+                match super::body::read_text(&mut req, self.max_message_bytes()).await {
+                    Ok(body) => self.admin_import(store_id, &body).await,
+                    Err(e @ rpc::Unreadable::TooLarge(_)) => Err(AdminError::new(413, e.reason())),
+                    Err(e) => Err(AdminError::new(400, e.reason())),
+                }
+            }
             Action::Reset => {
                 let body = req.text().await.unwrap_or_default();
                 self.admin_reset(store_id, &body).await

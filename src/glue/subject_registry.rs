@@ -18,7 +18,8 @@ pub const REGISTRY_PATH: &str = "/__livestore/subject-registry";
 const CREATE: &str = r#"CREATE TABLE IF NOT EXISTS "livestore_rs_subject_stores" ("storeId" text primary key) strict"#;
 const KNOWN: &str = r#"SELECT COUNT(*) FROM "livestore_rs_subject_stores" WHERE "storeId" = ?"#;
 const OPENED: &str = r#"SELECT COUNT(*) FROM "livestore_rs_subject_stores""#;
-const RECORD: &str = r#"INSERT OR IGNORE INTO "livestore_rs_subject_stores" ("storeId") VALUES (?)"#;
+const RECORD: &str =
+    r#"INSERT OR IGNORE INTO "livestore_rs_subject_stores" ("storeId") VALUES (?)"#;
 
 fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
@@ -35,7 +36,9 @@ pub async fn check(
         return Ok(None);
     };
     let subject = short_subject(subject);
-    let stub = namespace.id_from_name(&registry_name(subject))?.get_stub()?;
+    let stub = namespace
+        .id_from_name(&registry_name(subject))?
+        .get_stub()?;
     let url = format!(
         "https://registry{REGISTRY_PATH}?subject={}&store={}&max={max}",
         encode(subject),
@@ -74,7 +77,11 @@ impl SyncBackendDO {
         let sql = self.state.storage().sql();
         let count = |query: &str, bindings: Vec<SqlStorageValue>| -> Result<u64> {
             let r = rows(&sql, query, bindings).map_err(|e| Error::RustError(e.to_string()))?;
-            Ok(r.first().and_then(|r| r.first()).and_then(int).unwrap_or(0).max(0) as u64)
+            Ok(r.first()
+                .and_then(|r| r.first())
+                .and_then(int)
+                .unwrap_or(0)
+                .max(0) as u64)
         };
         rows(&sql, CREATE, vec![]).map_err(|e| Error::RustError(e.to_string()))?;
         let known = count(KNOWN, vec![store_id.as_str().into()])? > 0;

@@ -159,7 +159,10 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
             "Body is {n} bytes; the limit is {} bytes (MAX_MESSAGE_BYTES)",
             config.max_message_bytes
         );
-        return json_response(413, &format!("[{}]", crate::protocol::rpc::defect_frame(&reason)));
+        return json_response(
+            413,
+            &format!("[{}]", crate::protocol::rpc::defect_frame(&reason)),
+        );
     }
 
     // The payload/JWT check, before any Durable Object is touched.
@@ -213,13 +216,17 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
             )
         }
     };
-    if let Some(refusal) =
-        super::subject_registry::check(&namespace, config, grant.subject.as_deref(), &params.store_id)
-            .await?
+    if let Some(refusal) = super::subject_registry::check(
+        &namespace,
+        config,
+        grant.subject.as_deref(),
+        &params.store_id,
+    )
+    .await?
     {
         return Ok(refusal);
     }
-        let key = rate_key(grant.subject.as_deref(), &req);
+    let key = rate_key(grant.subject.as_deref(), &req);
     if let Some(refusal) = rate_limited(env, config, "sync", &key).await {
         return text_response(429, &refusal);
     }
@@ -245,13 +252,17 @@ fn rate_key(subject: Option<&str>, req: &Request) -> String {
 
 /// With `RATE_LIMIT_BINDING` set, why `key` may not do `what` now (`None`: it may). Without the
 /// binding, or when the limiter itself fails, nothing is limited.
-pub(super) async fn rate_limited(env: &Env, config: &Config, what: &str, key: &str) -> Option<String> {
+pub(super) async fn rate_limited(
+    env: &Env,
+    config: &Config,
+    what: &str,
+    key: &str,
+) -> Option<String> {
     let name = config.rate_limit_binding.as_deref()?;
     let limiter = env.rate_limiter(name).ok()?;
     let outcome = limiter.limit(format!("{what}:{key}")).await.ok()?;
-    (!outcome.success).then(|| {
-        format!("Too many {what} requests; slow down and retry (rate limit {name})")
-    })
+    (!outcome.success)
+        .then(|| format!("Too many {what} requests; slow down and retry (rate limit {name})"))
 }
 
 /// An admin request: the admin secret (never a sync token), the route, then the store's object.
@@ -260,7 +271,10 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
     let logger = Logger {
         level: config.log_level,
     };
-    let ip = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "unknown".to_owned());
+    let ip = req
+        .headers()
+        .get("CF-Connecting-IP")?
+        .unwrap_or_else(|| "unknown".to_owned());
     if let Some(refusal) = rate_limited(env, config, "admin", &format!("ip:{ip}")).await {
         let e = AdminError::new(429, refusal);
         return json_response(e.status, &e.body());

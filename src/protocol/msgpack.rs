@@ -580,7 +580,8 @@ impl<'a> JsonParser<'a> {
             let mut value = match self.peek() {
                 Some(open @ (b'[' | b'{')) => {
                     if stack.len() >= MAX_JSON_DEPTH {
-                        return self.fail(&format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
+                        return self
+                            .fail(&format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
                     }
                     self.pos += 1;
                     if open == b'[' {
@@ -752,7 +753,8 @@ impl<'a> JsonParser<'a> {
             Some(d) if d.iter().all(u8::is_ascii_hexdigit) => {
                 self.pos += 4;
                 // four ASCII hex digits
-                Ok(d.iter().fold(0, |n, b| n * 16 + char::from(*b).to_digit(16).unwrap_or(0)))
+                Ok(d.iter()
+                    .fold(0, |n, b| n * 16 + char::from(*b).to_digit(16).unwrap_or(0)))
             }
             _ => self.fail("an invalid \\u escape in a string"),
         }
@@ -1080,12 +1082,20 @@ mod tests {
         assert!(err.0.contains("would exceed"), "{err}");
         assert!(err.0.contains("records repeating their keys"), "{err}");
         // refused within its budget (8 × input + 1 MiB of JSON, ~1.6 MB here)
-        assert!(peak < 8 * budget(bomb.len()), "peak {peak} for {} bytes", bomb.len());
+        assert!(
+            peak < 8 * budget(bomb.len()),
+            "peak {peak} for {} bytes",
+            bomb.len()
+        );
         // and a bigger one (1 MB) just as cheaply: the budget grows with the input only
         let bomb = records_of(16, 250, 240_000);
         let (result, peak) = counting::peak(|| decode_all(&bomb));
         assert!(result.is_err());
-        assert!(peak < 8 * budget(bomb.len()), "peak {peak} for {} bytes", bomb.len());
+        assert!(
+            peak < 8 * budget(bomb.len()),
+            "peak {peak} for {} bytes",
+            bomb.len()
+        );
     }
 
     #[test]
@@ -1103,7 +1113,11 @@ mod tests {
         let bytes = records_of(1, 26, 30_000);
         let (values, peak) = counting::peak(|| decode_all(&bytes).unwrap());
         let json = Node::Array(values).to_json();
-        assert!(json.len() > 900_000 && json.len() < budget(bytes.len()), "{}", json.len());
+        assert!(
+            json.len() > 900_000 && json.len() < budget(bytes.len()),
+            "{}",
+            json.len()
+        );
         assert!(peak < 64 * bytes.len() + 4 * BUDGET_BASE, "peak {peak}");
         // and a decoded tree's JSON is within the budget, whatever the shape
         let bytes = records_of(16, 250, 200);
@@ -1116,12 +1130,20 @@ mod tests {
             "9f c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2 c2",
         ] {
             let bytes = hex(plain);
-            let json: usize = decode_all(&bytes).unwrap().iter().map(|v| v.to_json().len()).sum();
+            let json: usize = decode_all(&bytes)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_json().len())
+                .sum();
             assert!(json <= 6 * bytes.len(), "{plain}: {json}");
         }
         let bytes = records_of(16, 250, 260);
         let json = Node::Array(decode_all(&bytes).unwrap()).to_json();
-        assert!(json.len() > BUDGET_BASE && json.len() <= budget(bytes.len()), "{}", json.len());
+        assert!(
+            json.len() > BUDGET_BASE && json.len() <= budget(bytes.len()),
+            "{}",
+            json.len()
+        );
         // escapes count: keys of control characters are six bytes of JSON each
         let mut bomb = records_of(1, 200, 2_000);
         assert!(decode_all(&bomb).is_ok());
@@ -1137,7 +1159,11 @@ mod tests {
     fn references_share_the_budget_across_top_level_values() {
         // the budget is per call, not per value: many values each under it do not add up past
         let one = records_of(4, 200, 1_000);
-        let many: Vec<u8> = std::iter::repeat(one.as_slice()).take(64).flatten().copied().collect();
+        let many: Vec<u8> = std::iter::repeat(one.as_slice())
+            .take(64)
+            .flatten()
+            .copied()
+            .collect();
         assert!(decode_all(&one).is_ok());
         assert!(decode_all(&many).unwrap_err().0.contains("would exceed"));
     }
@@ -1161,32 +1187,85 @@ mod tests {
     fn json_is_read_as_json_parse_reads_it() {
         let read = |text: &str| Node::from_json(text).map(|n| n.to_json());
         // correctly rounded floats (serde_json's default parser reads this one 1 ulp off)
-        for f in ["8.711232227784087e+40", "1.7976931348623157e308", "5e-324", "0.1", "-2.5e-7"] {
+        for f in [
+            "8.711232227784087e+40",
+            "1.7976931348623157e308",
+            "5e-324",
+            "0.1",
+            "-2.5e-7",
+        ] {
             let expected: f64 = f.parse().unwrap();
             assert_eq!(Node::from_json(f).unwrap(), Node::Float(expected), "{f}");
         }
-        assert_eq!(read("[0,-0,9223372036854775807,-9223372036854775808]").unwrap(), "[0,0,9223372036854775807,-9223372036854775808]");
-        assert_eq!(Node::from_json("9223372036854775808").unwrap(), Node::Float(9223372036854775808.0));
-        assert_eq!(Node::from_json("1e400").unwrap(), Node::Float(f64::INFINITY));
+        assert_eq!(
+            read("[0,-0,9223372036854775807,-9223372036854775808]").unwrap(),
+            "[0,0,9223372036854775807,-9223372036854775808]"
+        );
+        assert_eq!(
+            Node::from_json("9223372036854775808").unwrap(),
+            Node::Float(9223372036854775808.0)
+        );
+        assert_eq!(
+            Node::from_json("1e400").unwrap(),
+            Node::Float(f64::INFINITY)
+        );
         assert_eq!(Node::from_json("1.0").unwrap(), Node::Float(1.0));
         // escapes, surrogate pairs, lone surrogates as a UTF-8 encoder writes them
         assert_eq!(
             Node::from_json(r#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800x\udc00\ud800""#).unwrap(),
             Node::Str("a\"\\/\u{8}\u{c}\n\r\té😀\u{fffd}x\u{fffd}\u{fffd}".into())
         );
-        assert_eq!(Node::from_json(r#""\ud800\u0041""#).unwrap(), Node::Str("\u{fffd}A".into()));
+        assert_eq!(
+            Node::from_json(r#""\ud800\u0041""#).unwrap(),
+            Node::Str("\u{fffd}A".into())
+        );
         assert_eq!(Node::from_json("\"é😀\"").unwrap(), Node::Str("é😀".into()));
         // whitespace, order of keys, the last of duplicates at the place of the first
-        assert_eq!(read(" {\"b\" : [ 1 , {} ] ,\n\"a\":null}\r\n").unwrap(), r#"{"b":[1,{}],"a":null}"#);
+        assert_eq!(
+            read(" {\"b\" : [ 1 , {} ] ,\n\"a\":null}\r\n").unwrap(),
+            r#"{"b":[1,{}],"a":null}"#
+        );
         assert_eq!(read(r#"{"a":1,"b":2,"a":3}"#).unwrap(), r#"{"a":3,"b":2}"#);
         let many: Vec<String> = (0..100).map(|i| format!(r#""k{}":{i}"#, i % 10)).collect();
         let expected: Vec<String> = (90..100).map(|i| format!(r#""k{}":{i}"#, i % 10)).collect();
-        assert_eq!(read(&format!("{{{}}}", many.join(","))).unwrap(), format!("{{{}}}", expected.join(",")));
+        assert_eq!(
+            read(&format!("{{{}}}", many.join(","))).unwrap(),
+            format!("{{{}}}", expected.join(","))
+        );
         // what is not JSON
         for bad in [
-            "", " ", "[", "]", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{1:1}", "[1 2]",
-            "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "NaN", "Infinity", "tru", "nul", "\"a",
-            "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"\u{1}\"", "1 2", "{} x", "[]]", "\u{feff}1",
+            "",
+            " ",
+            "[",
+            "]",
+            "[1,]",
+            "[,1]",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{1:1}",
+            "[1 2]",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "+1",
+            "0x10",
+            "NaN",
+            "Infinity",
+            "tru",
+            "nul",
+            "\"a",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\\u12g4\"",
+            "\"\u{1}\"",
+            "1 2",
+            "{} x",
+            "[]]",
+            "\u{feff}1",
         ] {
             assert!(Node::from_json(bad).is_err(), "{bad:?}");
         }
@@ -1238,7 +1317,11 @@ mod tests {
     fn chunk_with_args(depth: usize) -> Result<Vec<u8>, String> {
         let args = format!("{}{}", r#"{"a":["#.repeat(depth / 2), "1");
         let args = format!("{args}{}", "]}".repeat(depth / 2));
-        let args = if depth % 2 == 1 { format!("[{args}]") } else { args };
+        let args = if depth % 2 == 1 {
+            format!("[{args}]")
+        } else {
+            args
+        };
         let frame = format!(
             r#"{{"_tag":"Chunk","requestId":"0","values":[{{"batch":[{{"name":"v1.X","args":{args},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"s","createdAt":"2026-12-02T10:00:00.000Z"}}],"pageInfo":{{"_tag":"NoMore"}},"backendId":"b"}}]}}"#
         );

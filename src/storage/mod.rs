@@ -216,10 +216,17 @@ mod tests {
 
     #[test]
     fn no_two_stores_share_a_d1_table() {
-        assert_eq!(d1_event_table("CaseVictim", Some("CaseVictim"), false), "eventlog_7_CaseVictim");
-        assert_eq!(d1_event_table("CaseVictim", None, false), "eventlog_7_CaseVictim");
+        assert_eq!(
+            d1_event_table("CaseVictim", Some("CaseVictim"), false),
+            "eventlog_7_CaseVictim"
+        );
+        assert_eq!(
+            d1_event_table("CaseVictim", None, false),
+            "eventlog_7_CaseVictim"
+        );
         // another case owns the name, or wrote the table before any claim
-        assert!(d1_event_table("casevictim", Some("CaseVictim"), false).starts_with("livestore_rs_eventlog_"));
+        assert!(d1_event_table("casevictim", Some("CaseVictim"), false)
+            .starts_with("livestore_rs_eventlog_"));
         assert!(d1_event_table("casevictim", None, true).starts_with("livestore_rs_eventlog_"));
         // differing outside [a-zA-Z0-9]: the same reference name, so the second is private
         assert!(d1_event_table("a-b", Some("a_b"), false).starts_with("livestore_rs_eventlog_"));

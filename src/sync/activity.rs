@@ -88,11 +88,13 @@ impl Activity {
                 .int("after", *after)
                 .int("events", *events as i64)
                 .bool("live", *live),
-            Activity::StorageFailure { incident, detail } => Line::new(self.level(), "storage.error")
-                .str("store", store)
-                .str("transport", transport.as_str())
-                .str("incident", incident)
-                .str("error", detail),
+            Activity::StorageFailure { incident, detail } => {
+                Line::new(self.level(), "storage.error")
+                    .str("store", store)
+                    .str("transport", transport.as_str())
+                    .str("incident", incident)
+                    .str("error", detail)
+            }
         }
     }
 }

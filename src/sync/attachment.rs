@@ -144,11 +144,17 @@ mod tests {
         });
         let json = a.to_json();
         assert!(json.contains(r#""pullRequestIds":["0",7,"abc"]"#), "{json}");
-        assert!(!json.contains("payload"), "no token in the attachment: {json}");
+        assert!(
+            !json.contains("payload"),
+            "no token in the attachment: {json}"
+        );
         assert_eq!(Attachment::from_json(&json), Some(a));
         assert_eq!(Attachment::from_json("{}"), None);
         // an attachment of the reference (or of an earlier version), with its payload, still reads
-        let old = Attachment::from_json(r#"{"storeId":"s","payload":{"authToken":"t"},"pullRequestIds":["1"]}"#).unwrap();
+        let old = Attachment::from_json(
+            r#"{"storeId":"s","payload":{"authToken":"t"},"pullRequestIds":["1"]}"#,
+        )
+        .unwrap();
         assert_eq!(old.connection.live_pulls, vec![id(r#""1""#)]);
         assert_eq!(
             Attachment::from_json(r#"{"storeId":"s"}"#)
@@ -160,8 +166,8 @@ mod tests {
 
     #[test]
     fn the_largest_attachment_a_client_can_cause_fits() {
-        use crate::sync::limits::{MAX_PULLS_PER_SOCKET_CEILING, MAX_REQUEST_ID_BYTES};
         use crate::store_id::MAX_STORE_ID_BYTES;
+        use crate::sync::limits::{MAX_PULLS_PER_SOCKET_CEILING, MAX_REQUEST_ID_BYTES};
         // the longest storeId, every character escaped in JSON, the most pulls with the longest ids
         let mut a = Attachment::new("\"".repeat(MAX_STORE_ID_BYTES), Some(i64::MAX), i64::MAX);
         let long_id = |i: usize| {

@@ -67,8 +67,10 @@ impl Attachment {
         if self.closing {
             return None;
         }
-        self.auth_expires
-            .map(|exp| exp.saturating_add(policy.leeway_seconds).saturating_mul(1000))
+        self.auth_expires.map(|exp| {
+            exp.saturating_add(policy.leeway_seconds)
+                .saturating_mul(1000)
+        })
     }
 
     /// The earliest moment (Unix milliseconds) at which this socket must be closed if nothing
@@ -159,7 +161,11 @@ mod tests {
 
     #[test]
     fn a_due_deadline_rings_at_once_and_a_closing_socket_has_none() {
-        assert_eq!(next_alarm([5_000, 9_000], 7_000), Some(7_000), "due: now, not dropped");
+        assert_eq!(
+            next_alarm([5_000, 9_000], 7_000),
+            Some(7_000),
+            "due: now, not dropped"
+        );
         assert_eq!(next_alarm([8_000, 9_000], 7_000), Some(8_000));
         assert_eq!(next_alarm([], 7_000), None);
         let mut a = Attachment::new("s".into(), Some(3), 1_000);

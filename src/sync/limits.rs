@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(json_depth(r#""[[[""#), 0);
         assert_eq!(json_depth("{}"), 1);
         assert_eq!(json_depth(r#"{"a":[1,{"b":"]]}\"[["}]}"#), 3);
-        assert_eq!(json_depth(&format!("{}{}", "[".repeat(70), "]".repeat(70))), 70);
+        assert_eq!(
+            json_depth(&format!("{}{}", "[".repeat(70), "]".repeat(70))),
+            70
+        );
         assert_eq!(json_depth(r#"[{"a":1},{"b":[2]}]"#), 3);
     }
 }

@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn gapped_chains_are_linked_chains() {
-        assert_eq!(chain_error(0, [(0, 100), (100, 101), (101, 250)].into_iter()), None);
+        assert_eq!(
+            chain_error(0, [(0, 100), (100, 101), (101, 250)].into_iter()),
+            None
+        );
         assert!(chain_error(0, [(0, 5), (4, 6)].into_iter())
             .unwrap()
             .contains("parentSeqNum 4"));

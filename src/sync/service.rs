@@ -416,7 +416,12 @@ impl<L: EventLog> Store<L> {
 
     /// Why a new pull on this connection is refused, if it is: WebSocket pulls are remembered
     /// by request id in the socket's attachment, so their number and their ids are bounded.
-    fn pull_refusal(&self, transport: Transport, conn: &Connection, id: &RequestId) -> Option<String> {
+    fn pull_refusal(
+        &self,
+        transport: Transport,
+        conn: &Connection,
+        id: &RequestId,
+    ) -> Option<String> {
         if transport != Transport::WebSocket {
             return None;
         }
@@ -746,7 +751,11 @@ pub struct HttpHistory {
 #[derive(Debug, PartialEq, Eq)]
 pub enum HistoryStep {
     /// Read up to `limit` events with `after < seqNum <= until` and [`HttpHistory::feed`] them.
-    Read { after: i64, until: i64, limit: usize },
+    Read {
+        after: i64,
+        until: i64,
+        limit: usize,
+    },
     /// Send this frame (the end of one pull); then ask again.
     Frame(String),
     /// Nothing more.

@@ -29,8 +29,17 @@ mod tests {
     fn a_subject_opens_at_most_max_stores_and_its_own_again() {
         assert_eq!(admit_store(false, 0, 2), Ok(true));
         assert_eq!(admit_store(false, 1, 2), Ok(true));
-        assert!(admit_store(false, 2, 2).unwrap_err().contains("MAX_STORES_PER_SUBJECT=2"));
-        assert_eq!(admit_store(true, 2, 2), Ok(false), "a store it opened before");
-        assert!(crate::store_id::store_id_error(&registry_name("u")).is_some(), "never a storeId");
+        assert!(admit_store(false, 2, 2)
+            .unwrap_err()
+            .contains("MAX_STORES_PER_SUBJECT=2"));
+        assert_eq!(
+            admit_store(true, 2, 2),
+            Ok(false),
+            "a store it opened before"
+        );
+        assert!(
+            crate::store_id::store_id_error(&registry_name("u")).is_some(),
+            "never a storeId"
+        );
     }
 }

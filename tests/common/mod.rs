@@ -154,13 +154,13 @@ pub fn send(
             }
             // valid JSON, but serde_json's Value cannot hold a number beyond f64 (args may
             // carry one, e.g. 1e400, which JSON.parse reads as Infinity): kept as text then
-            Output::Broadcast(b) => outs.broadcasts.push(
-                serde_json::from_str(&b).unwrap_or_else(|_| {
+            Output::Broadcast(b) => outs
+                .broadcasts
+                .push(serde_json::from_str(&b).unwrap_or_else(|_| {
                     serde_json::from_str::<serde::de::IgnoredAny>(&b)
                         .expect("broadcast must be valid JSON");
                     serde_json::Value::String(b)
-                }),
-            ),
+                })),
             Output::Activity(a) => outs.activities.push(a),
             Output::Subscribe(s) => outs.subscriptions.push(s),
         }

@@ -69,7 +69,9 @@ fn prepare(
     query: &str,
     bindings: &[JsValue],
 ) -> Result<D1PreparedStatement, StorageError> {
-    db.prepare(query).bind(bindings).map_err(StorageError::backend)
+    db.prepare(query)
+        .bind(bindings)
+        .map_err(StorageError::backend)
 }
 
 /// The first column of the first row, as a number (0 when there is none).
@@ -186,7 +188,10 @@ impl D1EventLog {
             let duplicate = prepare(&self.db, &schema::insert_events(&self.table, 1), &bindings)?;
             statements.insert(1, duplicate);
         }
-        self.db.batch(statements).await.map_err(StorageError::backend)?;
+        self.db
+            .batch(statements)
+            .await
+            .map_err(StorageError::backend)?;
         self.context.set_head(new_head)
     }
 }
