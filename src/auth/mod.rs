@@ -248,7 +248,7 @@ mod tests {
         assert!(!store_matches("team-42-*", "team-420"));
         assert!(!store_matches("team-4*", "team-42"));
         assert!(!store_matches("team-4*", "team-4*x"));
-        assert!(store_matches("team-4*", "team-4*") == false);
+        assert!(!store_matches("team-4*", "team-4*"));
         assert!(store_matches("org/a/*", "org/a/b"));
         assert!(store_matches("*", "anything"));
         assert!(store_matches("solo", "solo"));

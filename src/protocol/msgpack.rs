@@ -475,7 +475,7 @@ impl Node {
     pub fn from_json(text: &str) -> Result<Node, serde_json::Error> {
         JsonParser { text, pos: 0 }
             .parse()
-            .map_err(|e| <serde_json::Error as serde::de::Error>::custom(e))
+            .map_err(<serde_json::Error as serde::de::Error>::custom)
     }
 
     /// The member `key` of an object.
@@ -1063,10 +1063,10 @@ mod tests {
             out.push(key.len() as u8);
             out.extend(key.as_bytes());
         }
-        out.extend(std::iter::repeat(0x01).take(keys));
+        out.extend(std::iter::repeat_n(0x01, keys));
         for _ in 1..count {
             out.push(0x40);
-            out.extend(std::iter::repeat(0x01).take(keys));
+            out.extend(std::iter::repeat_n(0x01, keys));
         }
         out
     }
@@ -1159,11 +1159,7 @@ mod tests {
     fn references_share_the_budget_across_top_level_values() {
         // the budget is per call, not per value: many values each under it do not add up past
         let one = records_of(4, 200, 1_000);
-        let many: Vec<u8> = std::iter::repeat(one.as_slice())
-            .take(64)
-            .flatten()
-            .copied()
-            .collect();
+        let many: Vec<u8> = one.repeat(64);
         assert!(decode_all(&one).is_ok());
         assert!(decode_all(&many).unwrap_err().0.contains("would exceed"));
     }
