@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Mints an HS256 JWT for local development and tests:
 //   JWT_SECRET=... node scripts/dev-token.mjs [--ttl 3600] [--sub dev] [--stores 'a,b,team-*'] [--claim stores]
-//     [--iss ...] [--aud ...]
+//     [--iss ...] [--aud ...] [--readonly [--readonly-claim readonly]] [--events 'todo*,userRenamed' [--events-claim events]]
 // Prints the token. Uses only node:crypto; the secret is read from the environment, never printed.
 import { createHmac } from 'node:crypto'
 
@@ -20,6 +20,10 @@ const claims = { sub: opt('sub', 'dev'), iat: now, exp: now + Number(opt('ttl', 
 if (opt('iss')) claims.iss = opt('iss')
 if (opt('aud')) claims.aud = opt('aud')
 if (opt('stores')) claims[opt('claim', 'stores')] = opt('stores').split(',')
+// read-only in every store the token opens (the server's JWT_READONLY_CLAIM names the claim)
+if (args.includes('--readonly')) claims[opt('readonly-claim', 'readonly')] = true
+// the event names (or prefixes ending in *) the token may push (JWT_EVENTS_CLAIM)
+if (opt('events') !== undefined) claims[opt('events-claim', 'events')] = opt('events').split(',').filter(Boolean)
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url')
 const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
 const signature = createHmac('sha256', secret).update(unsigned).digest('base64url')

@@ -4,8 +4,24 @@ use chrono::{Duration, TimeZone, Utc};
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header};
-use livestore_sync_rs::auth::{authorize, AuthConfig, AuthError};
+use livestore_sync_rs::auth::{AuthConfig, AuthError, Grant, Presented, PushRights};
 use serde_json::{json, Map, Value};
+
+/// A request that presents a payload and an `Authorization` header, nothing else.
+fn authorize(
+    cfg: &AuthConfig,
+    store: &str,
+    payload: Option<&Value>,
+    authorization: Option<&str>,
+    now: i64,
+) -> Result<Grant, AuthError> {
+    let presented = Presented {
+        payload,
+        authorization,
+        ..Presented::default()
+    };
+    livestore_sync_rs::auth::authorize(cfg, store, &presented, now)
+}
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
 const NOW: i64 = 1_800_000_000;
@@ -307,7 +323,7 @@ fn every_variable_read_is_listed_for_the_cache() {
         None
     });
     assert!(
-        read.borrow().len() >= 9,
+        read.borrow().len() >= livestore_sync_rs::auth::AUTH_VARIABLES.len(),
         "the configuration reads its variables"
     );
     for name in read.borrow().iter() {
@@ -369,5 +385,208 @@ fn a_valid_token_opens_every_store_only_by_explicit_choice() {
         e.message().contains("not a prefix grant"),
         "{}",
         e.message()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push rights: read-only and per-event claims
+// ---------------------------------------------------------------------------------------------
+
+fn rights(cfg: &AuthConfig, claims: Value, store: &str) -> Result<PushRights, AuthError> {
+    let token = hs(claims, Some(60));
+    authorize(cfg, store, Some(&json!({"authToken": token})), None, NOW).map(|g| g.rights)
+}
+
+#[test]
+fn the_read_only_claim_is_true_or_a_list_of_stores_it_opens_on_its_own() {
+    let cfg = config(&[
+        ("JWT_STORE_CLAIM", "stores"),
+        ("JWT_READONLY_CLAIM", "readonly"),
+    ]);
+    let ro = |read_only| PushRights {
+        read_only,
+        events: None,
+    };
+    // no claim: full access where the store claim allows
+    assert_eq!(rights(&cfg, json!({"stores": ["s"]}), "s"), Ok(ro(false)));
+    assert_eq!(
+        rights(&cfg, json!({"stores": ["s"], "readonly": false}), "s"),
+        Ok(ro(false))
+    );
+    // true: read-only in every store the token opens, and it opens no other
+    assert_eq!(
+        rights(&cfg, json!({"stores": ["s"], "readonly": true}), "s"),
+        Ok(ro(true))
+    );
+    let e = rights(&cfg, json!({"stores": ["s"], "readonly": true}), "t").unwrap_err();
+    assert_eq!(e.status(), 403);
+    // a list: those stores are opened read-only, by this claim alone
+    let viewer = json!({"readonly": ["team-1-*"], "stores": ["mine"]});
+    assert_eq!(rights(&cfg, viewer.clone(), "team-1-todos"), Ok(ro(true)));
+    assert_eq!(rights(&cfg, viewer.clone(), "mine"), Ok(ro(false)));
+    assert_eq!(
+        rights(&cfg, viewer, "team-2-todos").unwrap_err().status(),
+        403
+    );
+    assert_eq!(
+        rights(&cfg, json!({"readonly": "solo"}), "solo"),
+        Ok(ro(true))
+    );
+    // listed in both: read-only wins (the narrower grant)
+    assert_eq!(
+        rights(&cfg, json!({"readonly": ["s"], "stores": ["s"]}), "s"),
+        Ok(ro(true))
+    );
+    // anything else is refused, never half read
+    for bad in [json!(1), json!({"s": true}), json!(["s", 2])] {
+        let e = rights(&cfg, json!({"stores": ["s"], "readonly": bad}), "s").unwrap_err();
+        assert_eq!(e.status(), 401, "{bad}");
+        assert!(e.message().contains("`readonly`"), "{}", e.message());
+    }
+    // without the variable the claim means nothing
+    let plain = config(&[("JWT_STORE_CLAIM", "stores")]);
+    assert_eq!(
+        rights(&plain, json!({"stores": ["s"], "readonly": true}), "s"),
+        Ok(ro(false))
+    );
+    // with JWT_ANY_STORE the claim still marks the store read-only
+    let any = config(&[("JWT_READONLY_CLAIM", "readonly")]);
+    assert_eq!(rights(&any, json!({"readonly": ["s"]}), "s"), Ok(ro(true)));
+    assert_eq!(rights(&any, json!({"readonly": ["s"]}), "t"), Ok(ro(false)));
+}
+
+#[test]
+fn the_events_claim_lists_names_and_prefixes_within_a_bound() {
+    let cfg = config(&[("JWT_EVENTS_CLAIM", "events")]);
+    let rule = |list: &[&str]| PushRights {
+        read_only: false,
+        events: Some(list.iter().map(|s| (*s).to_owned()).collect()),
+    };
+    assert_eq!(rights(&cfg, json!({}), "s"), Ok(PushRights::default()));
+    assert_eq!(
+        rights(&cfg, json!({"events": ["todo*", "userRenamed"]}), "s"),
+        Ok(rule(&["todo*", "userRenamed"]))
+    );
+    assert_eq!(
+        rights(&cfg, json!({"events": "todo*"}), "s"),
+        Ok(rule(&["todo*"]))
+    );
+    assert_eq!(rights(&cfg, json!({"events": []}), "s"), Ok(rule(&[])));
+    for bad in [json!(true), json!([1]), json!({"todo": true})] {
+        let e = rights(&cfg, json!({"events": bad}), "s").unwrap_err();
+        assert_eq!(e.status(), 401);
+        assert!(e.message().contains("JWT_EVENTS_CLAIM"), "{}", e.message());
+    }
+    let huge: Vec<String> = (0..500).map(|i| format!("event-number-{i}")).collect();
+    let e = rights(&cfg, json!({ "events": huge }), "s").unwrap_err();
+    assert_eq!(e.status(), 401);
+    assert!(e.message().contains("at most 4096"), "{}", e.message());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookie sessions and the origin check
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cookie_auth_needs_an_origin_allow_list_and_refuses_other_origins() {
+    let no_list = config(&[("AUTH_COOKIE", "session")]);
+    let token = hs(json!({}), Some(60));
+    let cookie = format!("theme=dark; session={token}");
+    let present = |origin| Presented {
+        cookie: Some(&cookie),
+        origin,
+        ..Presented::default()
+    };
+    let e = livestore_sync_rs::auth::authorize(&no_list, "s", &present(None), NOW).unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(e.message().contains("ALLOWED_ORIGINS"), "{}", e.message());
+
+    let cfg = config(&[
+        ("AUTH_COOKIE", "session"),
+        (
+            "ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:5173/",
+        ),
+    ]);
+    let run = |p: &Presented<'_>| livestore_sync_rs::auth::authorize(&cfg, "s", p, NOW);
+    assert!(run(&present(Some("https://app.example.com"))).is_ok());
+    assert!(run(&present(Some("HTTP://LOCALHOST:5173"))).is_ok());
+    // not a browser: no Origin, nothing a browser added on its own
+    assert!(run(&present(None)).is_ok());
+    for other in [
+        "https://evil.example",
+        "null",
+        "https://app.example.com.evil.example",
+    ] {
+        let e = run(&present(Some(other))).unwrap_err();
+        assert_eq!(e.status(), 403, "{other}");
+        assert!(e.message().contains("ALLOWED_ORIGINS"), "{}", e.message());
+    }
+    // a cookie without a valid token: 401, naming the cookie
+    let bad = "session=not-a-jwt".to_owned();
+    let e = run(&Presented {
+        cookie: Some(&bad),
+        origin: Some("https://app.example.com"),
+        ..Presented::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.status(), 401);
+    let e = run(&Presented {
+        cookie: Some("theme=dark"),
+        ..Presented::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.status(), 401);
+    assert!(e.message().contains("cookie `session`"), "{}", e.message());
+}
+
+#[test]
+fn the_origin_check_applies_in_every_auth_mode_and_bad_lists_are_reported() {
+    let lookup = |vars: &'static [(&'static str, &'static str)]| {
+        AuthConfig::from_lookup(move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let open = lookup(&[
+        ("AUTH_MODE", "none"),
+        ("ALLOWED_ORIGINS", "https://a.example"),
+    ]);
+    let from = |origin| Presented {
+        origin: Some(origin),
+        ..Presented::default()
+    };
+    assert!(
+        livestore_sync_rs::auth::authorize(&open, "s", &from("https://a.example"), NOW).is_ok()
+    );
+    assert_eq!(
+        livestore_sync_rs::auth::authorize(&open, "s", &from("https://b.example"), NOW)
+            .unwrap_err()
+            .status(),
+        403
+    );
+    for bad in [
+        "*",
+        "https://a.example/path",
+        "a.example",
+        "https://*.example",
+    ] {
+        let e = livestore_sync_rs::auth::parse_origins(Some(bad)).unwrap_err();
+        assert!(e.contains("ALLOWED_ORIGINS"), "{e}");
+    }
+    let header = config(&[("AUTH_HEADER", "x-token")]);
+    let token = hs(json!({}), Some(60));
+    let p = Presented {
+        header: Some(&token),
+        ..Presented::default()
+    };
+    assert!(livestore_sync_rs::auth::authorize(&header, "s", &p, NOW).is_ok());
+    let bad_name = config(&[("AUTH_HEADER", "x token")]);
+    assert_eq!(
+        livestore_sync_rs::auth::authorize(&bad_name, "s", &p, NOW)
+            .unwrap_err()
+            .status(),
+        500
     );
 }

@@ -30,6 +30,19 @@ pub struct AuthConfig {
     pub store_claim: Option<String>,
     /// `JWT_REQUIRE_EXP` (default `true`).
     pub require_exp: bool,
+    /// `JWT_READONLY_CLAIM`: the claim that makes a token read-only (`true`, or the storeIds and
+    /// prefix grants it may only read).
+    pub readonly_claim: Option<String>,
+    /// `JWT_EVENTS_CLAIM`: the claim listing the event names (or `prefix*`) a token may push.
+    pub events_claim: Option<String>,
+    /// `AUTH_HEADER`: a request header that may carry the token (after the payload field and
+    /// `Authorization: Bearer`).
+    pub token_header: Option<String>,
+    /// `AUTH_COOKIE`: a cookie that may carry the token (last). Requires `ALLOWED_ORIGINS`.
+    pub token_cookie: Option<String>,
+    /// `ALLOWED_ORIGINS`: the origins a browser request may come from (`None`: any). Its error is
+    /// answered `500` in every auth mode.
+    pub allowed_origins: Result<Option<Vec<String>>, String>,
 }
 
 /// `JWT_LEEWAY_SECONDS`, on its own: the Durable Object needs only this to re-check expiry.
@@ -49,7 +62,7 @@ pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
 }
 
 /// Every variable the auth configuration is built from.
-pub const AUTH_VARIABLES: [&str; 10] = [
+pub const AUTH_VARIABLES: [&str; 15] = [
     "AUTH_MODE",
     "JWT_SECRET",
     "JWT_JWKS",
@@ -60,7 +73,45 @@ pub const AUTH_VARIABLES: [&str; 10] = [
     "JWT_ANY_STORE",
     "JWT_REQUIRE_EXP",
     "AUTH_PAYLOAD_FIELD",
+    "JWT_READONLY_CLAIM",
+    "JWT_EVENTS_CLAIM",
+    "AUTH_HEADER",
+    "AUTH_COOKIE",
+    "ALLOWED_ORIGINS",
 ];
+
+/// `ALLOWED_ORIGINS`: origins (`scheme://host[:port]`) separated by commas or spaces, compared
+/// exactly (case-insensitively) with a request's `Origin` header.
+pub fn parse_origins(value: Option<&str>) -> Result<Option<Vec<String>>, String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let mut origins = Vec::new();
+    for entry in value
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let origin = entry.trim_end_matches('/').to_ascii_lowercase();
+        let well_formed = origin.split_once("://").is_some_and(|(scheme, host)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && !host.is_empty()
+                && !host.contains(['/', '?', '#', '*', '@'])
+        });
+        if !well_formed {
+            return Err(format!(
+                "ALLOWED_ORIGINS: {entry:?} is not an origin; list origins like \
+                 https://app.example.com or http://localhost:5173, separated by commas (no paths, \
+                 no wildcards; leave the variable unset to allow every origin)"
+            ));
+        }
+        origins.push(origin);
+    }
+    Ok(Some(origins))
+}
 
 impl AuthConfig {
     /// Never fails: an unusable setting becomes a `Misconfigured` answer at request time.
@@ -84,6 +135,25 @@ impl AuthConfig {
             }
         };
         let store_claim = get("JWT_STORE_CLAIM");
+        let allowed_origins = parse_origins(get("ALLOWED_ORIGINS").as_deref());
+        let token_cookie = get("AUTH_COOKIE");
+        if token_cookie.is_some() && matches!(allowed_origins, Ok(None)) {
+            problems.push(
+                "AUTH_COOKIE is set but ALLOWED_ORIGINS is not: browsers send cookies with \
+                 cross-site WebSocket upgrades, so cookie auth needs the list of origins your app \
+                 is served from (e.g. ALLOWED_ORIGINS=https://app.example.com)"
+                    .to_owned(),
+            );
+        }
+        let token_header = get("AUTH_HEADER");
+        if let Some(name) = &token_header {
+            let valid = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+            if !valid {
+                problems.push(format!("AUTH_HEADER must be a header name, got {name:?}"));
+            }
+        }
         match (store_claim.is_some(), get("JWT_ANY_STORE").as_deref()) {
             (_, None | Some("false")) if store_claim.is_none() => problems.push(
                 "JWT_STORE_CLAIM is not set: name the token claim that lists the stores a token may \
@@ -126,6 +196,11 @@ impl AuthConfig {
             leeway_seconds,
             store_claim,
             require_exp,
+            readonly_claim: get("JWT_READONLY_CLAIM"),
+            events_claim: get("JWT_EVENTS_CLAIM"),
+            token_header,
+            token_cookie,
+            allowed_origins,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use wasm_bindgen::JsCast;
 use worker::*;
 
-use crate::auth::{parse_leeway, EXPIRES_HEADER};
+use crate::auth::{parse_leeway, PushRights, EXPIRES_HEADER, RIGHTS_HEADER};
 use crate::config::Config;
 use crate::http::query::{parse_sync_params, TransportKind};
 use crate::log::{Level, Line};
@@ -462,6 +462,7 @@ impl SyncBackendDO {
         store_id: String,
         auth_expires: Option<i64>,
         rate_key: Option<String>,
+        rights: PushRights,
     ) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -472,6 +473,7 @@ impl SyncBackendDO {
         self.record(|| metrics::connection(&store_id, None));
         let mut attachment = Attachment::new(store_id, auth_expires, now_ms());
         attachment.rate_key = rate_key.map(|k| crate::auth::short_subject(&k).to_owned());
+        attachment.connection.rights = rights;
         write_attachment(&pair.server, &attachment)?;
         if let Some((at, _)) = attachment.deadline(&self.closing) {
             self.alarm_no_later_than(at).await?;
@@ -480,6 +482,8 @@ impl SyncBackendDO {
     }
 
     async fn serve_http(&self, store_id: &str, mut req: Request) -> Result<Response> {
+        // the token's rights, per request (an HTTP client has no connection to keep them with)
+        let rights = PushRights::from_header(req.headers().get(RIGHTS_HEADER)?.as_deref());
         let body = match super::body::read_text(&mut req, self.max_message_bytes()).await {
             Ok(body) => body,
             Err(e) => {
@@ -493,7 +497,10 @@ impl SyncBackendDO {
         let mut replies = Vec::new();
         let outcome = self
             .with_store(store_id, async |store| {
-                let mut conn = Connection::default();
+                let mut conn = Connection {
+                    rights: rights.clone(),
+                    ..Connection::default()
+                };
                 store
                     .handle_message(
                         Transport::Http,
@@ -647,7 +654,8 @@ impl DurableObject for SyncBackendDO {
                     .get(EXPIRES_HEADER)?
                     .and_then(|v| v.parse::<i64>().ok());
                 let rate_key = req.headers().get(crate::auth::RATE_KEY_HEADER)?;
-                self.accept_websocket(params.store_id, auth_expires, rate_key)
+                let rights = PushRights::from_header(req.headers().get(RIGHTS_HEADER)?.as_deref());
+                self.accept_websocket(params.store_id, auth_expires, rate_key, rights)
                     .await
             }
             TransportKind::Http => self.serve_http(&params.store_id, req).await,

@@ -8,7 +8,8 @@ use std::rc::Rc;
 use crate::admin::access::AdminAccess;
 use crate::admin::{route as admin_route, AdminError};
 use crate::auth::{
-    authorize, AuthConfig, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER, RATE_KEY_HEADER,
+    authorize, AuthConfig, Grant, Presented, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER,
+    RATE_KEY_HEADER, RIGHTS_HEADER,
 };
 use crate::config::Config;
 use crate::http::cors::cors_headers;
@@ -168,14 +169,25 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     // The payload/JWT check, before any Durable Object is touched.
     let auth = auth_config(env);
     let now = (js_sys::Date::now() / 1000.0).floor() as i64;
-    let authorization = req.headers().get("Authorization")?;
-    let grant = match authorize(
-        &auth,
-        &params.store_id,
-        params.payload.as_ref(),
-        authorization.as_deref(),
-        now,
-    ) {
+    let headers = req.headers();
+    let authorization = headers.get("Authorization")?;
+    let token_header = match &auth.token_header {
+        Some(name) => headers.get(name)?,
+        None => None,
+    };
+    let cookie = match &auth.token_cookie {
+        Some(_) => headers.get("Cookie")?,
+        None => None,
+    };
+    let origin = headers.get("Origin")?;
+    let presented = Presented {
+        payload: params.payload.as_ref(),
+        authorization: authorization.as_deref(),
+        header: token_header.as_deref(),
+        cookie: cookie.as_deref(),
+        origin: origin.as_deref(),
+    };
+    let grant = match authorize(&auth, &params.store_id, &presented, now) {
         Ok(grant) => grant,
         Err(e) => {
             // the reason and the store, never the token
@@ -231,8 +243,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         return text_response(429, &refusal);
     }
     let stub = namespace.id_from_name(&params.store_id)?.get_stub()?;
-    stub.fetch_with_request(forwarded(req, grant.expires_at, &key)?)
-        .await
+    stub.fetch_with_request(forwarded(req, &grant, &key)?).await
 }
 
 /// Whom a rate limit counts: the token's subject, or the client's IP without one.
@@ -317,18 +328,22 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
 }
 
 /// The request as the object gets it: unchanged but for the headers only the Worker sets (the
-/// token's expiry, whom rate limits count).
-fn forwarded(req: Request, expires_at: Option<i64>, rate_key: &str) -> Result<Request> {
+/// token's expiry and push rights, whom rate limits count).
+fn forwarded(req: Request, grant: &Grant, rate_key: &str) -> Result<Request> {
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        if !name.eq_ignore_ascii_case(AUTH_EXPIRES_HEADER)
-            && !name.eq_ignore_ascii_case(RATE_KEY_HEADER)
-        {
+        let ours = [AUTH_EXPIRES_HEADER, RATE_KEY_HEADER, RIGHTS_HEADER]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h));
+        if !ours {
             headers.append(&name, &value)?;
         }
     }
-    if let Some(exp) = expires_at {
+    if let Some(exp) = grant.expires_at {
         headers.set(AUTH_EXPIRES_HEADER, &exp.to_string())?;
+    }
+    if let Some(rights) = grant.rights.to_header() {
+        headers.set(RIGHTS_HEADER, &rights)?;
     }
     headers.set(RATE_KEY_HEADER, rate_key)?;
     let mut init = RequestInit::new();

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::service::{Connection, PendingPull};
+use crate::auth::PushRights;
 use crate::protocol::rpc::RequestId;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +72,12 @@ struct Stored {
     closing: bool,
     #[serde(rename = "rateKey", default, skip_serializing_if = "Option::is_none")]
     rate_key: Option<String>,
+    #[serde(
+        rename = "pushRights",
+        default,
+        skip_serializing_if = "PushRights::is_unrestricted"
+    )]
+    push_rights: PushRights,
 }
 
 impl Attachment {
@@ -99,6 +106,7 @@ impl Attachment {
             no_request_since: self.no_request_since,
             closing: self.closing,
             rate_key: self.rate_key.clone(),
+            push_rights: self.connection.rights.clone(),
         };
         // Serializing plain data to a String cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -113,6 +121,7 @@ impl Attachment {
                 live_pulls: s.live_pulls,
                 pending_pulls: s.pending_pulls,
                 requested: s.requested,
+                rights: s.push_rights,
             },
             auth_expires: s.auth_expires,
             opened_at: s.opened_at,
@@ -193,6 +202,14 @@ mod tests {
         a.no_request_since = Some(i64::MAX);
         a.closing = true;
         a.rate_key = Some("sub:".to_owned() + &"\"".repeat(128));
+        println!("without push rights: {} bytes", a.to_json().len());
+        // the largest event rule a token may carry (MAX_RIGHTS_JSON_BYTES of JSON), read-only too
+        let entry = "\u{1}".repeat(100); // 600 bytes of JSON each
+        let count = crate::auth::rights::MAX_RIGHTS_JSON_BYTES / (6 * 100 + 3);
+        a.connection.rights = PushRights {
+            read_only: true,
+            events: Some(vec![entry; count]),
+        };
         let n = a.to_json().len();
         assert!(n < MAX_ATTACHMENT_BYTES, "{n} bytes");
     }

@@ -10,6 +10,7 @@
 //! unacknowledged at a time (the reference waits for an Ack after *every* chunk), so a pull of a
 //! huge store streams with bounded memory and without an Ack round trip per chunk.
 
+use crate::auth::rights::{self, PushRights};
 use crate::protocol::do_rpc;
 use crate::protocol::messages::{
     decode_payload, encode_pull_response, CallerContext, Event, EventView, PageInfo, PullRequest,
@@ -191,6 +192,14 @@ pub struct Connection {
     /// and leave its requests unanswered on a socket that only ever pings.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub requested: bool,
+    /// What the token this connection was opened with may push (checked on every push, before
+    /// admission: a read-only client with a stale parent learns that it is read-only).
+    #[serde(
+        rename = "pushRights",
+        default,
+        skip_serializing_if = "PushRights::is_unrestricted"
+    )]
+    pub rights: PushRights,
 }
 
 impl Connection {
@@ -394,6 +403,18 @@ impl<L: EventLog> Store<L> {
                         return false;
                     }
                 };
+                if let Some(reason) = conn
+                    .rights
+                    .refusal(push.batch.iter().map(|e| e.name.as_str()))
+                {
+                    let e = SyncError::unknown(rights::NOT_ALLOWED, reason);
+                    fail(&id, &e, out);
+                    out(Output::Activity(Activity::Push {
+                        events: push.batch.len(),
+                        outcome: Err(Refusal::of(&e)),
+                    }));
+                    return false;
+                }
                 let outcome = match self.push(&push, now, out).await {
                     Ok(()) => {
                         out(Output::Reply(rpc::exit_success(&id, PUSH_ACK)));
