@@ -37,12 +37,12 @@ if (!existsSync(path.join(REPO, 'build/index.js'))) run('npm run build', npm, ['
 // imported only now: it needs the packages installed above
 const { startServer } = await import('../tests/support/wrangler-dev.mjs')
 
-console.log(`> wrangler dev on http://127.0.0.1:${syncPort} (JWT_SECRET = the local dev secret, JWT_STORE_CLAIM = stores)`)
+console.log(`> wrangler dev on http://127.0.0.1:${syncPort} (JWT_SECRET = the local dev secret, JWT_STORE_CLAIM = stores, JWT_READONLY_CLAIM = readonly)`)
 const server = await startServer({
   kind: 'ours',
   port: syncPort,
   persistTo,
-  env: { AUTH_MODE: 'jwt', JWT_SECRET: DEV_SECRET, JWT_STORE_CLAIM: 'stores' },
+  env: { AUTH_MODE: 'jwt', JWT_SECRET: DEV_SECRET, JWT_STORE_CLAIM: 'stores', JWT_READONLY_CLAIM: 'readonly' },
   tag: 'example',
 })
 console.log(`  its log (removed when it stops): ${server.logFile}`)

@@ -1,6 +1,7 @@
-// Dev-only token endpoint: `GET /dev-token?store=<storeId>&ttl=<seconds>` answers `{ "token": "<JWT>" }`,
-// an HS256 JWT signed with the local development secret, valid for `ttl` seconds (default 300) and for
-// that one store (claim `stores`, the Worker's JWT_STORE_CLAIM). It stands in for a real identity
+// Dev-only token endpoint: `GET /dev-token?store=<storeId>&ttl=<seconds>[&role=viewer]` answers
+// `{ "token": "<JWT>" }`, an HS256 JWT signed with the local development secret, valid for `ttl` seconds
+// (default 300) and for that one store (claim `stores`, the Worker's JWT_STORE_CLAIM); `role=viewer`
+// adds `readonly: true` (the Worker's JWT_READONLY_CLAIM): the token may pull, never push. It stands in for a real identity
 // provider so the app's auth flow is the real one (the Worker verifies signature, expiry and store).
 //
 // It exists only on Vite's dev and preview servers (the configureServer / configurePreviewServer
@@ -17,9 +18,14 @@ export const DEV_JWT_SECRET_DEFAULT = 'a-local-development-secret-of-32-chars'
 const STORE_ID = /^[A-Za-z0-9_-]{1,128}$/
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
-export const signDevToken = ({ secret, storeId, ttlSeconds }: { secret: string; storeId: string; ttlSeconds: number }) => {
+export const signDevToken = ({
+  secret,
+  storeId,
+  ttlSeconds,
+  readOnly = false,
+}: { secret: string; storeId: string; ttlSeconds: number; readOnly?: boolean }) => {
   const now = Math.floor(Date.now() / 1000)
-  const claims = { sub: 'dev-user', iat: now, exp: now + ttlSeconds, stores: [storeId] }
+  const claims = { sub: readOnly ? 'dev-viewer' : 'dev-user', iat: now, exp: now + ttlSeconds, stores: [storeId], ...(readOnly ? { readonly: true } : {}) }
   const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}`
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`
 }
@@ -30,6 +36,7 @@ export const devTokenPlugin = ({ secret = DEV_JWT_SECRET_DEFAULT }: { secret?: s
     const url = new URL(req.url ?? '/', 'http://localhost')
     const storeId = url.searchParams.get('store') ?? ''
     const ttl = Number(url.searchParams.get('ttl') ?? '300')
+    const role = url.searchParams.get('role') ?? 'editor'
     const reply = (status: number, body: unknown) => {
       res.statusCode = status
       res.setHeader('Content-Type', 'application/json')
@@ -39,7 +46,8 @@ export const devTokenPlugin = ({ secret = DEV_JWT_SECRET_DEFAULT }: { secret?: s
     if (req.method !== 'GET') return reply(405, { error: 'GET only' })
     if (!STORE_ID.test(storeId)) return reply(400, { error: 'store: 1-128 characters of [A-Za-z0-9_-]' })
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) return reply(400, { error: 'ttl: whole seconds, 1-86400' })
-    reply(200, { token: signDevToken({ secret, storeId, ttlSeconds: ttl }) })
+    if (role !== 'editor' && role !== 'viewer') return reply(400, { error: 'role: editor or viewer' })
+    reply(200, { token: signDevToken({ secret, storeId, ttlSeconds: ttl, readOnly: role === 'viewer' }) })
   }
   return {
     name: 'livestore-example-dev-token',

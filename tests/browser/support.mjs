@@ -129,8 +129,8 @@ export const launchBrowser = async () => {
 // Servers: our Worker with a JWT secret, the example app under `vite preview`
 // ---------------------------------------------------------------------------------------------
 
-/** The Worker's auth vars in every browser test (HS256 with the dev secret, store claim `stores`). */
-export const AUTH_VARS = { AUTH_MODE: 'jwt', JWT_SECRET: DEV_SECRET, JWT_STORE_CLAIM: 'stores' }
+/** The Worker's auth vars in every browser test (HS256 with the dev secret, store claim `stores`, read-only claim `readonly`). */
+export const AUTH_VARS = { AUTH_MODE: 'jwt', JWT_SECRET: DEV_SECRET, JWT_STORE_CLAIM: 'stores', JWT_READONLY_CLAIM: 'readonly' }
 
 /** Our Worker under `wrangler dev` (tests/support/wrangler-dev.mjs), with JWT auth. */
 export const startSyncServer = ({ port, persistTo } = {}) =>
@@ -309,7 +309,7 @@ export const makeRun = (t, browser) => {
       return context
     },
     /** Opens the app in `context` (a fresh tab) and waits until its store booted. */
-    open: async (context, { app, server, storeId, transport, ttl, label = `page${pages.length + 1}` }) => {
+    open: async (context, { app, server, storeId, transport, ttl, role, label = `page${pages.length + 1}` }) => {
       const page = await context.newPage()
       const log = []
       const stamp = () => new Date().toISOString().slice(11, 23)
@@ -331,6 +331,7 @@ export const makeRun = (t, browser) => {
       const q = new URLSearchParams({ store: storeId, ...(server ? { sync: server.url } : {}) })
       if (transport) q.set('transport', transport)
       if (ttl) q.set('ttl', String(ttl))
+      if (role) q.set('role', role)
       handle.url = `${app.url}/?${q}`
       await page.goto(handle.url)
       await waitReady(page)

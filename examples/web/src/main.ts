@@ -5,6 +5,8 @@
 //   transport=http    sync with makeHttpSync instead of makeWsSync
 //   sync=<url>        sync server URL (default: VITE_SYNC_URL at build time, else http://127.0.0.1:8787)
 //   ttl=<seconds>     lifetime of the tokens this page asks for (default 300)
+//   role=viewer       sign in read-only (the token's `readonly` claim): the todos show live, nothing
+//                     can be edited; "Sign in as editor" switches
 import { makePersistedAdapter } from '@livestore/adapter-web'
 import LiveStoreSharedWorker from '@livestore/adapter-web/shared-worker?sharedworker'
 import { StoreInternalsSymbol, createStorePromise } from '@livestore/livestore'
@@ -24,6 +26,7 @@ const storeId = params.get('store') ?? 'todos'
 const transport = params.get('transport') === 'http' ? 'http' : 'ws'
 const syncUrl = (params.get('sync') || import.meta.env.VITE_SYNC_URL || 'http://127.0.0.1:8787').replace(/\/+$/, '')
 const ttl = params.get('ttl')
+let role: 'editor' | 'viewer' = params.get('role') === 'viewer' ? 'viewer' : 'editor'
 
 const $ = <T extends HTMLElement>(testId: string) => document.querySelector<T>(`[data-testid="${testId}"]`)!
 const ui = {
@@ -33,6 +36,8 @@ const ui = {
   pending: $('pending'),
   tokenExpiry: $('token-expiry'),
   signIn: $<HTMLButtonElement>('sign-in'),
+  signInAs: $<HTMLButtonElement>('sign-in-as'),
+  access: $('access'),
   newTodo: $<HTMLInputElement>('new-todo'),
   form: $<HTMLFormElement>('new-todo-form'),
   list: $<HTMLUListElement>('todo-list'),
@@ -53,21 +58,25 @@ const setAppState = (state: 'booting' | 'ready' | 'error', message = '') => {
 // Token: fetched from the example's dev-only endpoint (dev-token.ts), kept for this tab
 // ---------------------------------------------------------------------------------------------
 
-type Token = { raw: string; exp: number | undefined }
+type Token = { raw: string; exp: number | undefined; readOnly: boolean }
 const tokenKey = `livestore-example:token:${storeId}`
 
-/** Reads `exp` from the token's own claims (display only: the Worker is the one that checks it). */
+/**
+ * Reads `exp` and `readonly` from the token's own claims. Display only: the Worker is the one that
+ * checks them. A viewer's page does not commit events at all: the server would refuse its pushes, and
+ * the published client retries a refused push with backoff, holding back everything committed after.
+ */
 const parseToken = (raw: string): Token => {
   try {
     const claims = JSON.parse(atob(raw.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')))
-    return { raw, exp: typeof claims.exp === 'number' ? claims.exp : undefined }
+    return { raw, exp: typeof claims.exp === 'number' ? claims.exp : undefined, readOnly: claims.readonly === true }
   } catch {
-    return { raw, exp: undefined }
+    return { raw, exp: undefined, readOnly: false }
   }
 }
 
 const signIn = async (): Promise<Token> => {
-  const query = new URLSearchParams({ store: storeId, ...(ttl ? { ttl } : {}) })
+  const query = new URLSearchParams({ store: storeId, role, ...(ttl ? { ttl } : {}) })
   const res = await fetch(`/dev-token?${query}`, { cache: 'no-store' })
   if (!res.ok) throw new Error(`sign-in failed: HTTP ${res.status} ${await res.text()}`)
   const { token } = (await res.json()) as { token: string }
@@ -77,7 +86,22 @@ const signIn = async (): Promise<Token> => {
 
 const storedToken = (): Token | undefined => {
   const raw = sessionStorage.getItem(tokenKey)
-  return raw ? parseToken(raw) : undefined
+  const stored = raw ? parseToken(raw) : undefined
+  // the tab's token, if it has the role this page asks for
+  return stored && stored.readOnly === (role === 'viewer') ? stored : undefined
+}
+
+const readOnly = () => token?.readOnly === true
+
+/** Editor or viewer: what the page lets you do, and the button that switches. */
+const renderAccess = () => {
+  const viewer = readOnly()
+  ui.access.dataset.access = viewer ? 'viewer' : 'editor'
+  ui.access.textContent = viewer ? 'Viewer: read-only. The todos update live; you cannot edit them.' : 'Editor'
+  ui.signInAs.textContent = viewer ? 'Sign in as editor' : 'Sign in as viewer'
+  ui.newTodo.disabled = viewer
+  ui.newTodo.placeholder = viewer ? 'Read-only: sign in as editor to add todos' : 'What needs to be done?'
+  document.documentElement.dataset.access = viewer ? 'viewer' : 'editor'
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +134,7 @@ const start = async (next: Token) => {
   setAppState('booting')
   token = next
   renderToken()
+  renderAccess()
   connected = false
   renderSync()
   if (store) {
@@ -291,9 +316,11 @@ const renderTodos = (todos: readonly Todo[]) => {
       toggle.type = 'checkbox'
       toggle.className = 'toggle'
       toggle.checked = todo.completed
-      toggle.addEventListener('change', () =>
-        store?.commit(toggle.checked ? events.todoCompleted({ id: todo.id }) : events.todoUncompleted({ id: todo.id })),
-      )
+      toggle.disabled = readOnly()
+      toggle.addEventListener('change', () => {
+        if (readOnly()) return
+        store?.commit(toggle.checked ? events.todoCompleted({ id: todo.id }) : events.todoUncompleted({ id: todo.id }))
+      })
       const label = document.createElement('label')
       label.dataset.testid = 'todo-text'
       label.textContent = todo.text
@@ -301,7 +328,10 @@ const renderTodos = (todos: readonly Todo[]) => {
       destroy.className = 'destroy'
       destroy.title = 'Delete'
       destroy.textContent = '×'
-      destroy.addEventListener('click', () => store?.commit(events.todoDeleted({ id: todo.id, deletedAt: Date.now() })))
+      destroy.hidden = readOnly()
+      destroy.addEventListener('click', () => {
+        if (!readOnly()) store?.commit(events.todoDeleted({ id: todo.id, deletedAt: Date.now() }))
+      })
       li.append(toggle, label, destroy)
       return li
     }),
@@ -313,7 +343,7 @@ const renderTodos = (todos: readonly Todo[]) => {
 ui.form.addEventListener('submit', (e) => {
   e.preventDefault()
   const text = ui.newTodo.value.trim()
-  if (!text || !store) return
+  if (!text || !store || readOnly()) return
   store.commit(events.todoCreated({ id: crypto.randomUUID(), text, createdAt: Date.now() }))
   ui.newTodo.value = ''
 })
@@ -330,6 +360,20 @@ ui.signIn.addEventListener('click', async () => {
     setAppState('error', String(e))
   } finally {
     ui.signIn.disabled = false
+  }
+})
+
+// Switch between editor and viewer: a token for the other role, and the store restarted with it.
+ui.signInAs.addEventListener('click', async () => {
+  ui.signInAs.disabled = true
+  try {
+    role = readOnly() ? 'editor' : 'viewer'
+    lastProbe = undefined
+    await start(await signIn())
+  } catch (e) {
+    setAppState('error', String(e))
+  } finally {
+    ui.signInAs.disabled = false
   }
 })
 
