@@ -3,6 +3,7 @@
 // (bench/floor: one SQLite insert and one send per message) and the published
 // @livestore/sync-cf@0.4.0 (bench/reference/), all under local `wrangler dev` (workerd) with
 // observability off, and prints one comparison table. See bench/README.md.
+import { createHmac } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -52,6 +53,9 @@ const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --no-stores-ref      the reference skips the stores workload
   --no-log-cost        skip the logging-cost comparison (push1 on ours with LOG_LEVEL=info vs error)
   --log-cost-rounds N  rounds of that comparison (default 8; medians)
+  --no-rule-cost       skip the per-event-rule comparison (push1 on ours with JWT auth, a token with
+                       an 8-entry JWT_EVENTS_CLAIM rule vs a token without one)
+  --rule-cost-rounds N rounds of that comparison (default 6; medians)
   --profile            after the measured workloads, profile warm single-event pushes in each server's
                        isolate (V8 sampling profiler): .cpuprofile files in bench/.prof/, summary printed
   --keep-logs          keep the wrangler logs (paths printed at the end)`
@@ -68,6 +72,8 @@ const parseArgs = (argv) => {
     probe: true,
     logCost: true,
     logCostRounds: 8,
+    ruleCost: true,
+    ruleCostRounds: 6,
     coldReps: 3,
     blocks: 8,
     pacedGapMs: 20,
@@ -111,6 +117,8 @@ const parseArgs = (argv) => {
     else if (a === '--no-probe') o.probe = false
     else if (a === '--no-log-cost') o.logCost = false
     else if (name === '--log-cost-rounds') o.logCostRounds = num()
+    else if (a === '--no-rule-cost') o.ruleCost = false
+    else if (name === '--rule-cost-rounds') o.ruleCostRounds = num()
     else if (name === '--cold-reps') o.coldReps = num()
     else if (name === '--blocks') o.blocks = num()
     else if (name === '--paced-gap-ms') o.pacedGapMs = num()
@@ -182,6 +190,19 @@ const SERVER_SETUP = {
 // and on a second copy of ours that logs errors only.
 const QUIET = { kind: 'ours', vars: { AUTH_MODE: 'none', LOG_LEVEL: 'error' } }
 const logCost = opts.logCost && kinds.includes('ours') && workloads.some((w) => w.key === 'push1')
+// The per-event-rule comparison: push1 on one more copy of ours with JWT auth and
+// JWT_EVENTS_CLAIM set, over sockets opened with two tokens: one whose claim lists 8 entries
+// (the pushed name matches the last, a prefix: the most work a rule does per event) and one without
+// the claim (no rule). Same server, same auth; only the rule differs.
+const RULE_SECRET = 'bench-rule-cost-secret-0123456789-abcdef'
+const RULE_SERVER = { kind: 'ours', vars: { AUTH_MODE: 'jwt', JWT_SECRET: RULE_SECRET, JWT_ANY_STORE: 'true', JWT_EVENTS_CLAIM: 'events' } }
+const RULE_EVENTS = ['userCreated', 'userRenamed', 'user*', 'labelAdded', 'labelRemoved', 'comment*', 'attachment*', 'todo*']
+const ruleToken = (claims) => {
+  const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url')
+  const input = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u({ sub: 'bench', exp: Math.floor(Date.now() / 1000) + 86_400, ...claims })}`
+  return `${input}.${createHmac('sha256', RULE_SECRET).update(input).digest('base64url')}`
+}
+const ruleCost = opts.ruleCost && kinds.includes('ours') && workloads.some((w) => w.key === 'push1')
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
 
@@ -235,6 +256,7 @@ const main = async () => {
   const servers = {}
   const results = []
   const logCostRuns = []
+  const ruleCostRuns = []
   const wasm = {}
   const profiles = {}
   const restarts = []
@@ -243,10 +265,13 @@ const main = async () => {
     // interleaved workloads, which still load one at a time, block by block).
     const starting = kinds.map((k) => ({ key: k, kind: SERVER_SETUP[k].kind ?? k, d1: SERVER_SETUP[k].d1, vars: SERVER_SETUP[k].vars, config: SERVER_SETUP[k].config }))
     if (logCost) starting.push({ key: 'ours-quiet', ...QUIET })
+    if (ruleCost) starting.push({ key: 'ours-rule', ...RULE_SERVER })
     const started = await Promise.allSettled(starting.map((s) => startServer({ kind: s.kind, d1: s.d1, env: s.vars, keepLogs: opts.keepLogs, config: s.config })))
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') servers[starting[i].key] = s.value
     })
+    // the rule-cost server has auth on: its warm-up uses a token without a rule
+    if (servers['ours-rule']) servers['ours-rule'].syncPayload = { authToken: ruleToken({}) }
     const failedStart = started.find((s) => s.status === 'rejected')
     if (failedStart) throw failedStart.reason
     for (const k of Object.keys(servers)) {
@@ -318,6 +343,17 @@ const main = async () => {
           log(`log cost round ${round + 1}/${opts.logCostRounds} on ${k} ...`)
           const r = await pushSingle(servers[k], cfg)
           logCostRuns.push({ server: k, cpuPer1k: r.userWorkerCpuPer1kEventsS, allCpuPer1k: r.cpuPer1kEventsS })
+          await sleep(300)
+        }
+      }
+    }
+    if (ruleCost) {
+      const tokens = { 'no rule': ruleToken({}), '8-entry rule': ruleToken({ events: RULE_EVENTS }) }
+      for (let round = 0; round < opts.ruleCostRounds; round++) {
+        for (const variant of round % 2 ? ['8-entry rule', 'no rule'] : ['no rule', '8-entry rule']) {
+          log(`rule cost round ${round + 1}/${opts.ruleCostRounds}: ${variant} ...`)
+          const r = await pushSingle({ ...servers['ours-rule'], syncPayload: { authToken: tokens[variant] } }, cfg)
+          ruleCostRuns.push({ variant, cpuPer1k: r.userWorkerCpuPer1kEventsS, p50Ms: r.latencyMs.p50 })
           await sleep(300)
         }
       }
@@ -424,6 +460,17 @@ const main = async () => {
     )
   }
 
+  if (ruleCostRuns.length) {
+    const med = (v, f) => median(ruleCostRuns.filter((r) => r.variant === v).map(f))
+    const [off, on] = ['no rule', '8-entry rule'].map((v) => ({ cpu: med(v, (r) => r.cpuPer1k), p50: med(v, (r) => r.p50Ms) }))
+    footer.unshift(
+      `Per-event rule cost (ours with JWT auth, ${cfg.push1Events} single-event pushes, medians of ${opts.ruleCostRounds} alternating rounds, user-worker CPU): ` +
+        `no rule ${off.cpu.toFixed(3)} s per 1,000 events (p50 ${off.p50.toFixed(2)} ms), ` +
+        `an 8-entry JWT_EVENTS_CLAIM rule ${on.cpu.toFixed(3)} s (p50 ${on.p50.toFixed(2)} ms): ` +
+        `${(((on.cpu - off.cpu) / off.cpu) * 100).toFixed(1)} % of push CPU.`,
+    )
+  }
+
   const text = [...header, '', renderTable(rows), '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
   console.log(text)
 
@@ -454,7 +501,7 @@ const main = async () => {
       ]),
     ),
   }
-  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, profiles, table: text }, null, 2))
+  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, ruleCostRuns, profiles, table: text }, null, 2))
   console.log(`\nJSON: ${path.relative(process.cwd(), outFile)}`)
   for (const k of Object.keys(servers)) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
   if (failures.length) process.exitCode = 1

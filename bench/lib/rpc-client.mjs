@@ -6,9 +6,11 @@
 import WebSocket from 'ws'
 
 /** `?storeId=…&transport=ws`, encoded like the published client (URLSearchParams). */
-export const syncUrl = (wsBase, storeId) => {
+export const syncUrl = (wsBase, storeId, payload) => {
   const p = new URLSearchParams()
   p.set('storeId', storeId)
+  // encoded like the published client: encodeURIComponent(JSON), then form-encoded once more
+  if (payload !== undefined) p.set('payload', encodeURIComponent(JSON.stringify(payload)))
   p.set('transport', 'ws')
   return `${wsBase}/?${p}`
 }
@@ -41,9 +43,10 @@ export const rawSeqNums = (text) => {
 export class RpcSocket {
   /** Opens a socket to `storeId`; resolves once the upgrade completed. */
   /** `ack: false` (diagnostics only): do not ack Chunks, unlike the published client. */
-  static open(wsBase, storeId, { timeoutMs = 30_000, ack = true } = {}) {
+  /** `payload`: the sync payload (e.g. `{ authToken }`), for a server with auth on. */
+  static open(wsBase, storeId, { timeoutMs = 30_000, ack = true, payload } = {}) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(syncUrl(wsBase, storeId), { perMessageDeflate: false })
+      const ws = new WebSocket(syncUrl(wsBase, storeId, payload), { perMessageDeflate: false })
       const timer = setTimeout(() => {
         ws.terminate()
         reject(new Error(`WebSocket open to ${storeId} timed out`))

@@ -42,7 +42,7 @@ const finish = ({ events, wallS, latencyMs, meter, load1AtStart, extra }) => ({
 /** Sequential pushes of `perPush` events each (wait for each Exit), `total` events in all. */
 const pushSequential = async (server, { total, perPush, label }) => {
   const storeId = freshStoreId(label)
-  const sock = await RpcSocket.open(server.wsUrl, storeId)
+  const sock = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
   try {
     const lat = []
     const { meter, load1AtStart } = await measured(server, async () => {
@@ -333,7 +333,7 @@ export const idlePush = async (server, cfg) => {
  */
 export const warmUp = async (server, { pushesOnly = false } = {}) => {
   const storeId = freshStoreId('warmup')
-  const sock = await RpcSocket.open(server.wsUrl, storeId)
+  const sock = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
   try {
     let seq = 0
     if (pushesOnly) {
@@ -342,7 +342,7 @@ export const warmUp = async (server, { pushesOnly = false } = {}) => {
     }
     for (let i = 0; i < 150; i++) await sock.push([makeEvent(++seq)])
     for (let i = 0; i < 10; i++) await sock.push(eventRange(seq + 1, (seq += 100)))
-    const live = await RpcSocket.open(server.wsUrl, storeId)
+    const live = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
     live.pull({ live: true, onChunk: () => {} })
     for (let i = 0; i < 50; i++) await sock.push([makeEvent(++seq)])
     await sock.pull({ live: false, timeoutMs: 60_000 }).done
