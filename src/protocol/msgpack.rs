@@ -640,7 +640,8 @@ impl<'a> JsonParser<'a> {
                 value = match stack.pop() {
                     Some(Open::Array(items)) => Node::Array(items),
                     Some(Open::Object(entries, _)) => Node::Object(last_of_duplicates(entries)),
-                    None => unreachable!("the stack was not empty"),
+                    // the loop only runs with an open container: never reached, but an error, not a panic
+                    None => return self.fail("unbalanced nesting"),
                 };
             }
         }
