@@ -38,17 +38,24 @@ pub const SELECT_CONTEXT: &str =
 
 pub const UPSERT_CONTEXT: &str = r#"INSERT OR REPLACE INTO "context_7" ("storeId", "currentHead", "backendId") VALUES (?, ?, ?)"#;
 
-/// A trigger that keeps `context_7.currentHead` at the last `seqNum` inserted into the store's
+/// A trigger that keeps `context_7.currentHead` at the highest `seqNum` inserted into the store's
 /// event table (over the object's SQLite): a push of up to 14 events is then one `INSERT`
 /// statement, atomic by itself with its head, instead of two statements in an explicit
-/// transaction — the largest cost of a single-event push besides the INSERT itself. The reference
-/// updates the head itself and is not disturbed by it (it sets the same value). The storeId is
-/// written as a hex blob, so no storeId can break out of the literal.
+/// transaction — the largest cost of a single-event push besides the INSERT itself. It writes the
+/// head only when a row goes beyond it, and the rows of a push are inserted from the highest
+/// `seqNum` down: the head row is written once per push, not once per event (rows written are
+/// billed). The reference updates the head itself and is not disturbed by it (it sets the same
+/// value). The storeId is written as a hex blob, so no storeId can break out of the literal.
 pub fn create_head_trigger(table: &str, store_id: &str) -> String {
     let hex: String = store_id.bytes().map(|b| format!("{b:02x}")).collect();
     format!(
-        r#"CREATE TRIGGER IF NOT EXISTS "livestore_rs_head_{table}" AFTER INSERT ON "{table}" BEGIN UPDATE "context_7" SET "currentHead" = MAX("currentHead", NEW."seqNum") WHERE "storeId" = CAST(X'{hex}' AS TEXT); END"#
+        r#"CREATE TRIGGER IF NOT EXISTS "livestore_rs_head_v2_{table}" AFTER INSERT ON "{table}" BEGIN UPDATE "context_7" SET "currentHead" = NEW."seqNum" WHERE "storeId" = CAST(X'{hex}' AS TEXT) AND "currentHead" < NEW."seqNum"; END"#
     )
+}
+
+/// The first head trigger (one head write per inserted row), dropped where it exists.
+pub fn drop_old_head_trigger(table: &str) -> String {
+    format!(r#"DROP TRIGGER IF EXISTS "livestore_rs_head_{table}""#)
 }
 
 pub const UPDATE_HEAD: &str = r#"UPDATE "context_7" SET "currentHead" = ? WHERE "storeId" = ?"#;

@@ -75,6 +75,8 @@ impl SqlEventLog {
             &schema::create_head_trigger(&log.table, store_id),
             vec![],
         )?;
+        // the first trigger wrote the head once per row; it goes once its successor is in place
+        rows(&log.sql, &schema::drop_old_head_trigger(&log.table), vec![])?;
         let max_seq = first_int(&log.sql, &schema::select_max_seq_num(&log.table), vec![])?;
         let (head, backend_id) = log.context.load(max_seq)?;
         Ok((log, head, backend_id))
@@ -192,9 +194,12 @@ type Statement = (String, Vec<SqlStorageValue>);
 impl SqlEventLog {
     /// Inserts the rows (in statements of at most 14 rows: D1's bound-parameter limit, as the
     /// reference does); the head trigger records the new head. One statement is atomic by itself;
-    /// several run in one transaction.
+    /// several run in one transaction. The rows go in from the highest `seqNum` down, so that the
+    /// trigger moves the head once, with the first row (each row written is a billed unit; the
+    /// order of the rows in the table is their `seqNum` whatever the order of insertion).
     fn insert(&self, rows: &[Row<'_>]) -> Result<(), StorageError> {
-        let mut statements: Vec<Statement> = rows
+        let descending: Vec<&Row<'_>> = rows.iter().rev().collect();
+        let mut statements: Vec<Statement> = descending
             .chunks(schema::INSERT_ROWS_PER_STATEMENT)
             .map(|chunk| {
                 let mut bindings = Vec::with_capacity(chunk.len() * 7);
