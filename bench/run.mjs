@@ -17,6 +17,8 @@ import { renderTable, summarize } from './lib/report.mjs'
 import { sleep, startServer } from './lib/server.mjs'
 import { median } from './lib/stats.mjs'
 import { wasmInfo } from './lib/wake.mjs'
+import { measureCost, measureIdle, renderCost } from './lib/cost.mjs'
+import { PRICES_READ_ON } from './lib/prices.mjs'
 import { pushSingle, warmUp, workloadList } from './lib/workloads.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
@@ -53,6 +55,8 @@ const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --no-stores-ref      the reference skips the stores workload
   --no-log-cost        skip the logging-cost comparison (push1 on ours with LOG_LEVEL=info vs error)
   --log-cost-rounds N  rounds of that comparison (default 8; medians)
+  --no-cost            skip the cost table (billed units and dollars per server: rows read/written,
+                       DO requests, active time, idle clients; --workloads cost runs only it)
   --no-rule-cost       skip the per-event-rule comparison (push1 on ours with JWT auth, a token with
                        an 8-entry JWT_EVENTS_CLAIM rule vs a token without one)
   --rule-cost-rounds N rounds of that comparison (default 6; medians)
@@ -73,6 +77,7 @@ const parseArgs = (argv) => {
     logCost: true,
     logCostRounds: 8,
     ruleCost: true,
+    cost: true,
     ruleCostRounds: 6,
     coldReps: 3,
     blocks: 8,
@@ -118,6 +123,7 @@ const parseArgs = (argv) => {
     else if (a === '--no-log-cost') o.logCost = false
     else if (name === '--log-cost-rounds') o.logCostRounds = num()
     else if (a === '--no-rule-cost') o.ruleCost = false
+    else if (a === '--no-cost') o.cost = false
     else if (name === '--rule-cost-rounds') o.ruleCostRounds = num()
     else if (name === '--cold-reps') o.coldReps = num()
     else if (name === '--blocks') o.blocks = num()
@@ -172,12 +178,14 @@ const cfg = opts.quick
   : { ...common, push1Events: 2000, push100Events: 20_000, pullEvents: opts.big ? 100_000 : 10_000, fanoutPullers: 50, fanoutPushes: 200, scaleSockets: opts.scaleSockets ?? [50, 250, 1000], stores: opts.stores }
 
 const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
-const wanted = opts.workloads
+// `cost` is the cost table (bench/lib/cost.mjs), not a workload of the main table
+const costWanted = opts.cost && (!opts.workloads || opts.workloads.includes('cost'))
+const wanted = opts.workloads?.filter((w) => w !== 'cost')
 if (wanted) for (const w of wanted) if (!ALL.some((x) => x.key === w || x.group === w)) throw new Error(`unknown workload ${w}; known: ${ALL.map((x) => x.key).join(',')} (groups: scale, stores)`)
 const workloads = ALL.filter((w) => !wanted || wanted.includes(w.key) || (w.group && wanted.includes(w.group)))
 const requested = opts.servers ?? ['ours', 'd1', 'floor', 'ref']
 for (const w of workloads) w.kinds = w.servers.filter((k) => requested.includes(k))
-const kinds = ['ours', 'd1', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)))
+const kinds = ['ours', 'd1', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)) || (costWanted && requested.includes(k)))
 
 const SERVER_SETUP = {
   ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
@@ -257,6 +265,7 @@ const main = async () => {
   const results = []
   const logCostRuns = []
   const ruleCostRuns = []
+  const costs = {}
   const wasm = {}
   const profiles = {}
   const restarts = []
@@ -357,6 +366,26 @@ const main = async () => {
           await sleep(300)
         }
       }
+    }
+    if (costWanted) {
+      for (const k of kinds) {
+        log(`cost workloads on ${k} ...`)
+        try {
+          costs[k] = await measureCost(servers[k], k, { withIdle: false })
+        } catch (e) {
+          log(`cost workloads on ${k} failed: ${e.message}`)
+          servers[k].keepLogs = true
+        }
+      }
+      log(`cost: ${kinds.join(', ')} idle for 12 s at once ...`)
+      await Promise.all(
+        kinds.filter((k) => costs[k]).map(async (k) => {
+          costs[k].idle = await measureIdle(servers[k], k).catch((e) => {
+            log(`idle cost on ${k} failed: ${e.message}`)
+            return undefined
+          })
+        }),
+      )
     }
     if (opts.profile) {
       for (const k of kinds) {
@@ -471,7 +500,15 @@ const main = async () => {
     )
   }
 
-  const text = [...header, '', renderTable(rows), '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
+  const costText = Object.keys(costs).length
+    ? [
+        '',
+        ...renderCost(costs, { ours: 'ours', d1: 'ours D1', floor: 'floor', ref: 'reference' }),
+        '',
+        `Cost method (bench/lib/cost.mjs): rows read/written are the runtime's counters (SQL cursors, D1 meta) read inside each server's Durable Object (bench/usage/meter.mjs), each setAlarm() one row written; DO requests = upgrades + the client's frames / 20 + alarm runs; active time is an estimate (the request → answer latencies; a hibernatable object is billed only while a handler runs); idle = whether the object was evicted in 12 s without traffic (an object that cannot hibernate is billed all month; the 10 s pings are counted as messages). Dollars: Cloudflare's marginal Workers Paid prices read on ${PRICES_READ_ON} (bench/lib/prices.mjs), monthly inclusions left out. The floor cannot broadcast: it pushes without live pulls.`,
+      ]
+    : []
+  const text = [...header, ...(workloads.length ? ['', renderTable(rows)] : []), ...costText, '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
   console.log(text)
 
   const outDir = path.join(BENCH, 'results')
@@ -501,7 +538,7 @@ const main = async () => {
       ]),
     ),
   }
-  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, ruleCostRuns, profiles, table: text }, null, 2))
+  writeFileSync(outFile, JSON.stringify({ meta, summary: rows, results, logCostRuns, ruleCostRuns, costs, profiles, table: text }, null, 2))
   console.log(`\nJSON: ${path.relative(process.cwd(), outFile)}`)
   for (const k of Object.keys(servers)) if (servers[k]?.keepLogs) console.log(`wrangler log (${k}): ${servers[k].logFile}`)
   if (failures.length) process.exitCode = 1

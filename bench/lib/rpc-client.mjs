@@ -40,6 +40,13 @@ export const rawSeqNums = (text) => {
   return out
 }
 
+/**
+ * What every RpcSocket of this process sent: WebSocket upgrades (a billed Worker request and a
+ * billed Durable Object request each) and frames (incoming WebSocket messages of the object,
+ * billed 20:1). Read by the cost workloads (bench/lib/cost.mjs) as differences.
+ */
+export const clientCounts = { upgrades: 0, frames: 0 }
+
 export class RpcSocket {
   /** Opens a socket to `storeId`; resolves once the upgrade completed. */
   /** `ack: false` (diagnostics only): do not ack Chunks, unlike the published client. */
@@ -63,6 +70,12 @@ export class RpcSocket {
   }
 
   constructor(ws, storeId, timeoutMs, ack = true) {
+    clientCounts.upgrades++
+    const send = ws.send.bind(ws)
+    ws.send = (...args) => {
+      clientCounts.frames++
+      return send(...args)
+    }
     this.ws = ws
     this.ack = ack
     this.storeId = storeId

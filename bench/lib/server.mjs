@@ -1,5 +1,8 @@
 // Starts one sync server under `wrangler dev` (local workerd) through the e2e suite's shared
 // starter, finds its workerd processes, and meters their CPU time and memory.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
 import { startServer as startWranglerDev } from '../../tests/support/wrangler-dev.mjs'
 import { cmdline, cpuSeconds, descendants, machineCpu, memKb, schedCpuSeconds, threadCpuSeconds } from './procfs.mjs'
 
@@ -17,9 +20,13 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  * @param {boolean} [o.keepLogs]
  * @param {boolean} [o.d1] ours with the local D1 database (and the var STORAGE=d1 in `env`)
  */
+/** The metering wrappers of ours and the floor (bench/usage; the reference's is its bench/reference/worker.ts). */
+const USAGE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../usage')
+const METERED_ENTRY = { ours: path.join(USAGE, 'ours.mjs'), floor: path.join(USAGE, 'floor.mjs') }
+
 export const startServer = async ({ kind, env = {}, keepLogs = false, config, d1 = false }) => {
   const t0 = performance.now()
-  const server = await startWranglerDev({ kind, env, keepLogs, tag: 'bench', config, d1 })
+  const server = await startWranglerDev({ kind, env, keepLogs, tag: 'bench', config, d1, meteredEntry: METERED_ENTRY[kind] })
   server.readyMs = performance.now() - t0
 
   // The workerd processes of this wrangler: the one started with --inspector-addr runs the user

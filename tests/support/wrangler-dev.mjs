@@ -153,7 +153,7 @@ const withVars = (text, vars) => {
  * `kind` 'ours' copies build/ and wrangler.toml; 'floor' copies bench/floor/build and its config.
  * Returns the config path; its folder is the snapshot.
  */
-const snapshotBuild = (prefix, { kind = 'ours', d1 = false, entry } = {}) => {
+const snapshotBuild = (prefix, { kind = 'ours', d1 = false, entry, meteredEntry } = {}) => {
   const dir = tempDir(prefix)
   const sourceConfig = SOURCE_CONFIG[kind]
   const root = path.dirname(sourceConfig)
@@ -164,13 +164,20 @@ const snapshotBuild = (prefix, { kind = 'ours', d1 = false, entry } = {}) => {
   const main = entry ?? text.match(/^\s*main\s*=\s*"([^"]+)"/m)?.[1] ?? 'build/index.js'
   const top = path.normalize(main).split(path.sep)[0]
   if (top !== 'build') cpSync(path.join(root, top), path.join(dir, top), { recursive: true })
+  // the benchmark's metering wrapper (bench/usage): its folder is copied as `usage/`, and its file
+  // becomes the entry (it imports the real entry relative to the snapshot, e.g. ../js/entry.mjs)
+  let finalMain = main
+  if (meteredEntry) {
+    cpSync(path.dirname(meteredEntry), path.join(dir, 'usage'), { recursive: true })
+    finalMain = path.join('usage', path.basename(meteredEntry))
+  }
   const out = []
   let skipping = false
   for (const line of text.split('\n')) {
     const header = line.match(/^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/)
     if (header) skipping = header[1] === 'build' || header[1].startsWith('build.')
     if (skipping) continue
-    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, main))}` : line)
+    out.push(/^\s*main\s*=/.test(line) ? `main = ${JSON.stringify(path.join(dir, finalMain))}` : line)
   }
   const config = path.join(dir, 'wrangler.toml')
   writeFileSync(config, out.join('\n') + (d1 ? D1_BINDING_TOML : ''))
@@ -231,6 +238,8 @@ const tail = (file, n = 40) => {
  *   server's config as a [vars] table instead of `--var` (not checked to reach a non-primary worker).
  * @param {(text: string) => string} [o.patchServerConfig] edits the text of (a copy of) the server's
  *   config, e.g. to add bindings to the other workers
+ * @param {string} [o.meteredEntry] ours and floor (benchmark): absolute path of a wrapper entry in
+ *   bench/usage/ that meters the Durable Object (see bench/usage/meter.mjs)
  * @param {string} [o.ourEntry] ours only: the entry module instead of the config's `main`, relative
  *   to the repository (e.g. js/entry.mjs, which imports ../build/index.js)
  * @returns {Promise<{url:string, wsUrl:string, port:number, persistTo:string, pid:number, kind:string, logFile:string, keepLogs:boolean, stop:(o?: {signal?: NodeJS.Signals}) => Promise<void>}>}
@@ -248,6 +257,7 @@ export const startServer = async ({
   primaryConfigs = [],
   patchServerConfig,
   ourEntry,
+  meteredEntry,
 } = {}) => {
   if (!SOURCE_CONFIG[kind]) throw new Error(`unknown server kind ${kind}`)
   if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig (config) is for the ref kind only')
@@ -274,7 +284,7 @@ export const startServer = async ({
   let config
   let configDir // temp folder holding the config copy, removed on stop
   if (kind === 'ours' || kind === 'floor') {
-    config = snapshotBuild(`${tag}-${kind}-build-`, { kind, d1, entry: kind === 'ours' ? ourEntry : undefined })
+    config = snapshotBuild(`${tag}-${kind}-build-`, { kind, d1, entry: kind === 'ours' ? ourEntry : undefined, meteredEntry })
     configDir = path.dirname(config)
     if (needsCopy) writeFileSync(config, patch(readFileSync(config, 'utf8')))
   } else if (needsCopy) {

@@ -350,32 +350,22 @@ ui.form.addEventListener('submit', (e) => {
 
 // "Sign in again": a fresh token, and the store restarted with it (LiveStore 0.4.0 reads the sync
 // payload once, when the store starts: there is no way to hand a running store a new token;
-// upstream livestorejs/livestore#571).
-ui.signIn.addEventListener('click', async () => {
-  ui.signIn.disabled = true
-  try {
-    lastProbe = undefined
-    await start(await signIn())
-  } catch (e) {
-    setAppState('error', String(e))
-  } finally {
-    ui.signIn.disabled = false
-  }
-})
-
-// Switch between editor and viewer: a token for the other role, and the store restarted with it.
-ui.signInAs.addEventListener('click', async () => {
-  ui.signInAs.disabled = true
-  try {
-    role = readOnly() ? 'editor' : 'viewer'
-    lastProbe = undefined
-    await start(await signIn())
-  } catch (e) {
-    setAppState('error', String(e))
-  } finally {
-    ui.signInAs.disabled = false
-  }
-})
+// upstream livestorejs/livestore#571). "Sign in as viewer / editor" does the same for the other role.
+const signInButton = (button: HTMLButtonElement, nextRole: () => 'editor' | 'viewer') =>
+  button.addEventListener('click', async () => {
+    button.disabled = true
+    try {
+      role = nextRole()
+      lastProbe = undefined
+      await start(await signIn())
+    } catch (e) {
+      setAppState('error', String(e))
+    } finally {
+      button.disabled = false
+    }
+  })
+signInButton(ui.signIn, () => role)
+signInButton(ui.signInAs, () => (readOnly() ? 'editor' : 'viewer'))
 
 // ---------------------------------------------------------------------------------------------
 // Boot: the tab's token if it has one (even an expired one: then "sign in again"), else sign in
