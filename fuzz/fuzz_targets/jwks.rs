@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use livestore_sync_fuzz::{base64url, bounded, Bound};
-use livestore_sync_rs::auth::{authorize, AuthConfig};
+use livestore_sync_rs::auth::{authorize, AuthConfig, Presented};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-fuzz-secret";
 
@@ -44,7 +44,15 @@ fuzz_target!(|data: &[u8]| {
         for alg in ["RS256", "ES256", "EdDSA", "HS256"] {
             let token = token(alg, kid);
             let payload = serde_json::json!({ "authToken": token });
-            let answer = authorize(&config, "store-1", Some(&payload), None, 1_800_000_000);
+            let answer = authorize(
+                &config,
+                "store-1",
+                &Presented {
+                    payload: Some(&payload),
+                    ..Presented::default()
+                },
+                1_800_000_000,
+            );
             // a made-up signature never verifies
             assert!(answer.is_err(), "{jwks}");
         }

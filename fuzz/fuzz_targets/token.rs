@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use livestore_sync_fuzz::{base64url, bounded, Bound};
-use livestore_sync_rs::auth::{authorize, AuthConfig};
+use livestore_sync_rs::auth::{authorize, AuthConfig, Presented};
 use sha2::Sha256;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-fuzz-secret";
@@ -81,9 +81,25 @@ fuzz_target!(|data: &[u8]| {
             signed(&rest[..split], rest.get(split + 1..).unwrap_or_default())
         };
         let payload = serde_json::json!({ "authToken": token });
-        let in_payload = authorize(config, "store-1", Some(&payload), None, NOW);
+        let in_payload = authorize(
+            config,
+            "store-1",
+            &Presented {
+                payload: Some(&payload),
+                ..Presented::default()
+            },
+            NOW,
+        );
         let header = format!("Bearer {token}");
-        let in_header = authorize(config, "store-1", None, Some(&header), NOW);
+        let in_header = authorize(
+            config,
+            "store-1",
+            &Presented {
+                authorization: Some(&header),
+                ..Presented::default()
+            },
+            NOW,
+        );
         // the same token, the same answer, wherever it is carried (the header is trimmed)
         if token.trim() == token && !token.is_empty() && !token.contains(char::is_whitespace) {
             assert_eq!(in_payload, in_header, "{token}");
