@@ -1,9 +1,11 @@
 //! Wrangler vars and secrets → one typed [`Config`], with errors that name the variable.
 //! Pure: takes a lookup function, so it is tested without a runtime.
 
+use crate::admin::access::AdminAccess;
+use crate::auth::parse_leeway;
 use crate::http::transports::EnabledTransports;
 use crate::log::Level;
-use crate::storage::StorageKind;
+use crate::storage::{StorageKind, DEFAULT_D1_BINDING};
 use crate::sync::limits::{
     Limits, DEFAULT_MAX_ARGS_DEPTH, DEFAULT_MAX_PULLS_PER_SOCKET, DEFAULT_MAX_PUSH_EVENTS,
     DEFAULT_MAX_RESPONSE_BYTES, MAX_ARGS_DEPTH_CEILING, MAX_PULLS_PER_SOCKET_CEILING,
@@ -48,6 +50,17 @@ pub struct Config {
     pub metrics_binding: Option<String>,
     /// `TRANSPORTS` (default `ws,http,do-rpc`): the transports served.
     pub transports: EnabledTransports,
+    /// `ADMIN_SECRET`: the admin API's bearer secret; no secret, no admin API.
+    pub admin: AdminAccess,
+    /// `JWT_LEEWAY_SECONDS`, as the object applies it to open sockets: a token's socket is
+    /// closed at `exp + leeway`. (A bad value is the auth configuration's error; here it is 0.)
+    pub jwt_leeway_seconds: i64,
+    /// `D1_BINDING` (default `DB`): the D1 database a store may live in, looked at even under
+    /// `STORAGE=do-sqlite` so that a store kept in D1 is never served as a new empty one.
+    pub d1_binding: String,
+    /// `FAULT_INJECTION`: a storage fault for the end-to-end tests, read only by a build with the
+    /// `fault-injection` feature (release builds never carry it).
+    pub fault_injection: Option<String>,
 }
 
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
@@ -62,7 +75,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_SOCKETS_PER_STORE: usize = 5_000;
 
 /// A variable with a value we cannot use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ConfigError(pub String);
 
 impl Config {
@@ -173,6 +187,17 @@ impl Config {
             rate_limit_binding,
             max_stores_per_subject,
             extra_headers,
+            admin: AdminAccess::from_secret(lookup("ADMIN_SECRET")),
+            jwt_leeway_seconds: parse_leeway(lookup("JWT_LEEWAY_SECONDS")).unwrap_or(0),
+            d1_binding: lookup("D1_BINDING")
+                .map(|b| b.trim().to_owned())
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| DEFAULT_D1_BINDING.to_owned()),
+            fault_injection: if cfg!(feature = "fault-injection") {
+                lookup("FAULT_INJECTION")
+            } else {
+                None
+            },
         })
     }
 }

@@ -9,10 +9,13 @@
 //!   payload), routing decisions, CORS headers.
 //! - [`protocol`] — the Effect RPC envelope ([`protocol::rpc`]) and the sync payloads and results
 //!   ([`protocol::messages`]): decoding client frames, encoding server frames.
-//! - [`sync`] — the rules: push admission ([`sync::push`]), pull chunking ([`sync::pull`]), the
-//!   backendId, and [`sync::service`], which turns one client message into replies and
-//!   broadcasts over an abstract [`sync::service::EventLog`].
-//! - [`storage`] — the reference's SQLite tables, as SQL text.
+//! - [`sync`] — the rules: a request parsed into a call ([`sync::call`]), push admission
+//!   ([`sync::push`]), pull pacing and chunking ([`sync::pull`]), broadcast fan-out
+//!   ([`sync::fanout`]), and [`sync::service`], which turns one client message into replies and
+//!   broadcasts over an abstract [`storage::EventLog`].
+//! - [`storage`] — the [`storage::EventLog`] interface, and the reference's SQLite tables as SQL
+//!   text.
+//! - [`auth`] — who may sync: the JWT checks of `AUTH_MODE=jwt`, and what a token may push.
 //! - [`admin`] — the admin API: routes, the admin secret, store info, the NDJSON export/import
 //!   format.
 //! - [`config`] — Wrangler vars → a typed config.
@@ -20,6 +23,7 @@
 //! - [`metrics`] — Workers Analytics Engine data points (`METRICS_BINDING`).
 //! - [`store_id`] — the one rule for a storeId, wherever it arrives.
 //! - [`time`] — `createdAt` timestamps.
+//! - [`transport`] — WebSocket, HTTP or DO-RPC: the one name of a transport everywhere.
 //! - `glue` (wasm32 only) — the Worker entrypoint and the `SyncBackendDO` Durable Object: the only
 //!   code that touches the Workers runtime.
 //!
@@ -36,6 +40,7 @@ pub mod storage;
 pub mod store_id;
 pub mod sync;
 pub mod time;
+pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -13,11 +13,17 @@ use crate::protocol::rpc::push_json_str;
 /// A short random id that ties what a client is told about an internal failure to the log line
 /// that has its detail (`incident` field): the detail itself never reaches the client.
 pub fn incident_id() -> String {
-    let mut bytes = [0u8; 6];
-    if getrandom::fill(&mut bytes).is_err() {
+    random_hex(6)
+}
+
+/// `bytes` random bytes as hex (an incident id, an object instance's name); `unknown` without
+/// a random source.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if getrandom::fill(&mut buf).is_err() {
         return "unknown".to_owned();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How much is written, from least to most.

@@ -15,7 +15,7 @@
 //! | `double2` | the head after an accepted push; seconds open for a closed connection |
 
 use crate::sync::activity::Activity;
-use crate::sync::service::Transport;
+use crate::transport::Transport;
 
 /// Analytics Engine's limit on the index, in bytes.
 pub const MAX_INDEX_BYTES: usize = 96;

@@ -4,11 +4,12 @@ mod common;
 
 use common::*;
 use livestore_sync_rs::admin::ndjson::{export_line, parse_import};
-use livestore_sync_rs::sync::service::{Connection, EventLog, Output};
+use livestore_sync_rs::storage::EventLog;
+use livestore_sync_rs::sync::{Connection, Output};
 use serde_json::{json, Value};
 
 /// The whole log as NDJSON, page by page as the Durable Object streams it.
-fn export(store: &livestore_sync_rs::sync::service::Store<MemLog>, since: i64) -> String {
+fn export(store: &livestore_sync_rs::sync::Store<MemLog>, since: i64) -> String {
     let mut text = String::new();
     let mut after = since;
     loop {

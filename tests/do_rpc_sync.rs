@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use livestore_sync_rs::protocol::messages::CallerContext;
-use livestore_sync_rs::sync::service::{Connection, Output, Transport, PULL_WINDOW};
+use livestore_sync_rs::sync::pull::PULL_WINDOW;
+use livestore_sync_rs::sync::{Connection, Output};
+use livestore_sync_rs::transport::Transport;
 use serde_json::{json, Value};
 
 const OBJECT: &str = "2d3d5b68aaf6a10173ff1242a12e0646d02a6ea21f9035adf33266964";
@@ -27,7 +29,7 @@ fn rpc_pull(id: &str, live: bool) -> String {
 }
 
 fn rpc(
-    store: &mut livestore_sync_rs::sync::service::Store<MemLog>,
+    store: &mut livestore_sync_rs::sync::Store<MemLog>,
     conn: &mut Connection,
     text: &str,
 ) -> Outputs {
@@ -51,7 +53,7 @@ fn seq_nums(replies: &[Value]) -> Vec<i64> {
 
 /// Reads the rest of a paced pull as the Durable Object does when the caller reads on.
 fn read_on(
-    store: &mut livestore_sync_rs::sync::service::Store<MemLog>,
+    store: &mut livestore_sync_rs::sync::Store<MemLog>,
     conn: &mut Connection,
 ) -> (Vec<Value>, Vec<Output>) {
     let mut replies = Vec::new();

@@ -8,7 +8,8 @@ use common::*;
 use livestore_sync_rs::auth::PushRights;
 use livestore_sync_rs::sync::activity::Activity;
 use livestore_sync_rs::sync::attachment::Attachment;
-use livestore_sync_rs::sync::service::{Connection, Transport};
+use livestore_sync_rs::sync::Connection;
+use livestore_sync_rs::transport::Transport;
 use serde_json::json;
 
 fn with_rights(rights: PushRights) -> Connection {

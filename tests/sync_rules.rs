@@ -3,12 +3,13 @@
 mod common;
 
 use common::*;
-use livestore_sync_rs::sync::service::{Connection, Transport};
+use livestore_sync_rs::sync::Connection;
+use livestore_sync_rs::transport::Transport;
 use serde_json::{json, Value};
 
 /// A non-live pull, acknowledging every chunk as the client does, until its Exit.
 fn pull_all(
-    store: &mut livestore_sync_rs::sync::service::Store<MemLog>,
+    store: &mut livestore_sync_rs::sync::Store<MemLog>,
     cursor: Option<i64>,
 ) -> Vec<Value> {
     let mut conn = Connection::default();
@@ -203,11 +204,11 @@ fn push_is_broadcast_before_its_ack_and_live_pull_registers() {
     ));
     assert!(matches!(
         order[0],
-        livestore_sync_rs::sync::service::Output::Broadcast(_)
+        livestore_sync_rs::sync::Output::Broadcast(_)
     ));
     assert!(matches!(
         order[1],
-        livestore_sync_rs::sync::service::Output::Reply(_)
+        livestore_sync_rs::sync::Output::Reply(_)
     ));
     assert_eq!(s.head, 2);
     // Interrupt ends the live pull with an interrupt exit; a second interrupt gets no reply.
@@ -561,7 +562,7 @@ fn http_pulls_send_everything_at_once() {
 
 #[test]
 fn only_acks_of_unpaced_connections_skip_the_store() {
-    use livestore_sync_rs::sync::service::http_answer;
+    use livestore_sync_rs::http::answer::http_answer;
     let mut s = store();
     let mut conn = Connection::default();
     let ack = r#"{"_tag":"Ack","requestId":"0"}"#;

@@ -8,7 +8,7 @@ use super::AdminError;
 pub const MIN_SECRET_LEN: usize = 16;
 
 /// The admin API's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum AdminAccess {
     /// No `ADMIN_SECRET`: the routes do not exist (`404`).
     Disabled,
@@ -17,6 +17,17 @@ pub enum AdminAccess {
     Enabled {
         secret: String,
     },
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for AdminAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminAccess::Disabled => f.write_str("Disabled"),
+            AdminAccess::Misconfigured(why) => f.debug_tuple("Misconfigured").field(why).finish(),
+            AdminAccess::Enabled { .. } => f.write_str("Enabled { secret: <redacted> }"),
+        }
+    }
 }
 
 /// Why a request was refused, for the log line (never the value sent).
@@ -67,13 +78,10 @@ impl AdminAccess {
         let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
             return refused(Refusal::Missing);
         };
-        let Some((scheme, token)) = header.split_once(' ') else {
+        let Some(token) = crate::auth::bearer(header) else {
             return refused(Refusal::Malformed);
         };
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return refused(Refusal::Malformed);
-        }
-        if constant_time_eq(token.trim().as_bytes(), secret.as_bytes()) {
+        if constant_time_eq(token.as_bytes(), secret.as_bytes()) {
             Ok(())
         } else {
             refused(Refusal::Wrong)
@@ -82,15 +90,10 @@ impl AdminAccess {
 }
 
 /// Compares two byte strings in time that depends only on their lengths, never on where they
-/// differ.
+/// differ (`subtle`'s comparison, which the optimiser cannot turn into an early exit).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u64;
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= u64::from(std::hint::black_box(x ^ y));
-    }
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq;
+    bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]

@@ -17,11 +17,6 @@ pub mod info;
 pub mod ndjson;
 pub mod route;
 
-/// Close code and reason for the sockets of a store that was reset: the clients reconnect, and
-/// their next pull or push gets `BackendIdMismatchError`.
-pub const RESET_CLOSE_CODE: u16 = 4002;
-pub const RESET_CLOSE_REASON: &str = "Store was reset";
-
 /// Why an admin request is refused or failed: an HTTP status and a reason for the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminError {

@@ -15,7 +15,7 @@ use crate::protocol::messages::present;
 use crate::protocol::rpc::push_json_str;
 use crate::sync::limits::Limits;
 use crate::sync::push::{args_depth_error, chain_error};
-use crate::sync::service::StoredEvent;
+use crate::storage::StoredEvent;
 
 use super::AdminError;
 

@@ -37,11 +37,6 @@ pub fn short_subject(sub: &str) -> &str {
     &sub[..end]
 }
 
-/// WebSocket close code and reason for a socket whose token ran out: the client reconnects, and
-/// must present a fresh token to be let in again.
-pub const EXPIRED_CLOSE_CODE: u16 = 4001;
-pub const EXPIRED_CLOSE_REASON: &str = "Token expired";
-
 /// What a valid token allows, carried with the connection so it can be re-checked later.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Grant {

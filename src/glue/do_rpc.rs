@@ -4,7 +4,7 @@
 //! export is not.
 //!
 //! A single Pull answers a stream that is read at the caller's pace: each piece is what one
-//! window of the pull sends ([`crate::sync::service::PULL_WINDOW`] responses), the next piece is
+//! window of the pull sends ([`crate::sync::pull::PULL_WINDOW`] responses), the next piece is
 //! made when the caller reads (`rpcPullNext`), like the Acks pace a WebSocket pull. A pull whose
 //! caller stops reading is kept until [`MAX_OPEN_PULLS`] newer ones push it out.
 
@@ -14,35 +14,12 @@ use wasm_bindgen::JsValue;
 use crate::log::Level;
 use crate::protocol::do_rpc;
 use crate::store_id::store_id_error;
-use crate::sync::service::{Connection, Output, RpcSubscription, Transport};
+use crate::sync::open_pulls::MAX_OPEN_PULLS;
+use crate::sync::output::RpcSubscription;
+use crate::sync::{Connection, Output};
+use crate::transport::Transport;
 
 use super::durable_object::{now_iso, SyncBackendDO};
-
-/// Pulls whose caller has not read them to the end, at most.
-const MAX_OPEN_PULLS: usize = 64;
-
-/// Pulls still sending their history, by handle, oldest first.
-#[derive(Default)]
-pub struct OpenPulls {
-    next: u32,
-    open: Vec<(u32, String, Connection)>,
-}
-
-impl OpenPulls {
-    fn take(&mut self, handle: u32) -> Option<(String, Connection)> {
-        let at = self.open.iter().position(|(h, _, _)| *h == handle)?;
-        let (_, store_id, conn) = self.open.remove(at);
-        Some((store_id, conn))
-    }
-
-    /// Keeps a pull for later; returns its handle, and the store of a pull pushed out.
-    fn park(&mut self, store_id: String, conn: Connection) -> (u32, Option<String>) {
-        self.next = self.next.wrapping_add(1);
-        let dropped = (self.open.len() >= MAX_OPEN_PULLS).then(|| self.open.remove(0).1);
-        self.open.push((self.next, store_id, conn));
-        (self.next, dropped)
-    }
-}
 
 /// What one step of handling produced for the caller.
 #[derive(Default)]
@@ -79,13 +56,8 @@ impl SyncBackendDO {
 }
 
 impl SyncBackendDO {
-    /// How many pull streams are still being read (admin info).
-    pub(super) fn open_pull_count(&self) -> usize {
-        self.open_pulls.borrow().open.len()
-    }
-
     async fn serve_rpc(&self, bytes: Vec<u8>) -> Result<JsValue, String> {
-        if let Some(reason) = self.transport_refusal("do-rpc") {
+        if let Some(reason) = self.transport_refusal(Transport::DoRpc) {
             return Err(reason);
         }
         let limit = self.max_message_bytes();
@@ -175,11 +147,10 @@ impl SyncBackendDO {
     }
 
     fn take_output(&self, store_id: &str, step: &mut Step, output: Output) {
-        match output {
-            Output::Reply(frame) => step.frames.push(frame),
-            Output::Broadcast(response) => self.broadcast(&response),
-            Output::Activity(a) => self.record_activity(store_id, Transport::DoRpc, &a),
-            Output::Subscribe(s) => step.subscriptions.push(s),
+        match self.dispatch(store_id, Transport::DoRpc, output) {
+            Some(Output::Reply(frame)) => step.frames.push(frame),
+            Some(Output::Subscribe(s)) => step.subscriptions.push(s),
+            _ => {}
         }
     }
 
@@ -187,16 +158,17 @@ impl SyncBackendDO {
     /// subscribers with what this turn's pushes broadcast.
     async fn end_turn(&self, store_id: &str, step: &mut Step) {
         for subscription in step.subscriptions.drain(..) {
-            self.subscribe(store_id, subscription);
+            self.callbacks.subscribe(store_id, subscription, now_iso());
         }
-        self.deliver_updates(store_id).await;
+        self.callbacks.deliver(store_id).await;
     }
 
     fn park(&self, store_id: String, conn: Connection) -> u32 {
         let (handle, dropped) = self.open_pulls.borrow_mut().park(store_id, conn);
         if let Some(store_id) = dropped {
-            self.logger.write(
-                self.line(Level::Warn, "rpc.pull_abandoned", &store_id)
+            self.log.write(
+                self.log
+                    .line(Level::Warn, "rpc.pull_abandoned", &store_id)
                     .int("open", MAX_OPEN_PULLS as i64),
             );
         }

@@ -47,3 +47,34 @@ impl Logger {
         }
     }
 }
+
+/// The log of one Durable Object instance: every line names the instance (a new name after a
+/// line means the object was evicted and started again in between) and the store.
+#[derive(Debug, Clone)]
+pub struct ObjectLog {
+    pub logger: Logger,
+    pub instance: String,
+}
+
+impl ObjectLog {
+    /// A line of this object about `store`.
+    pub fn line(&self, level: Level, event: &str, store: &str) -> Line {
+        Line::new(level, event)
+            .str("store", store)
+            .str("instance", &self.instance)
+    }
+
+    /// Writes `line`, naming this instance.
+    pub fn write(&self, line: Line) {
+        self.logger.write(line);
+    }
+
+    pub fn enabled(&self, level: Level) -> bool {
+        self.logger.enabled(level)
+    }
+
+    /// A storage failure that reaches no client.
+    pub fn storage_error(&self, store: &str, error: &str) {
+        self.write(self.line(Level::Error, "storage.error", store).str("error", error));
+    }
+}

@@ -5,20 +5,21 @@
 use futures_util::stream;
 use worker::*;
 
-use crate::admin::access::AdminAccess;
 use crate::admin::info::{DoRpcUse, StoreInfo, TransportUse, Transports};
 use crate::admin::ndjson::{export_line, parse_import};
 use crate::admin::route::{self, Action};
-use crate::admin::{AdminError, RESET_CLOSE_CODE, RESET_CLOSE_REASON};
+use crate::admin::AdminError;
 use crate::log::Level;
 use crate::log::Line;
 use crate::protocol::rpc;
 use crate::sync::backend_id;
-use crate::sync::service::{EventLog, Output, StorageError};
+use crate::storage::{EventLog, StorageError};
+use crate::sync::closing::Closure;
+use crate::sync::Output;
 
-use super::durable_object::{read_attachment, SyncBackendDO};
-use super::env;
+use super::durable_object::SyncBackendDO;
 use super::json_response;
+use super::sockets::read_attachment;
 
 /// Events per page of an export: one SQLite query and one chunk of the response each.
 const EXPORT_PAGE_EVENTS: usize = 1_000;
@@ -33,11 +34,14 @@ impl SyncBackendDO {
     pub(super) async fn serve_admin(&self, mut req: Request) -> Result<Response> {
         let url = req.url()?;
         let method = req.method().to_string();
-        let access = AdminAccess::from_secret(env::lookup(&self.env, "ADMIN_SECRET"));
+        let config = match &self.config {
+            Ok(config) => config,
+            Err(e) => return error(&AdminError::new(500, format!("Configuration error: {e}"))),
+        };
         let authorization = req.headers().get("Authorization")?;
-        if let Err((e, refusal)) = access.check(authorization.as_deref()) {
+        if let Err((e, refusal)) = config.admin.check(authorization.as_deref()) {
             if let Some(why) = refusal {
-                self.logger.write(
+                self.log.write(
                     Line::new(Level::Warn, "admin.refused")
                         .str("method", &method)
                         .str("path", url.path())
@@ -74,8 +78,8 @@ impl SyncBackendDO {
             Ok(body) => (200, body),
             Err(e) => (e.status, e.body()),
         };
-        self.logger.write(
-            self.line(
+        self.log.write(
+            self.log.line(
                 if status < 400 {
                     Level::Info
                 } else {
@@ -103,8 +107,8 @@ impl SyncBackendDO {
             .collect();
         let storage = self.storage_name();
         let do_rpc = DoRpcUse {
-            subscribers: self.rpc_subscriber_count() as u64,
-            open_pulls: self.open_pull_count() as u64,
+            subscribers: self.callbacks.count() as u64,
+            open_pulls: self.open_pulls.borrow().len() as u64,
         };
         let info = self
             .with_store(store_id, async |store| {
@@ -175,8 +179,8 @@ impl SyncBackendDO {
         headers.set("Content-Type", "application/x-ndjson")?;
         headers.set("X-Store-Head", &head.to_string())?;
         headers.set("X-Export-Until", &until.to_string())?;
-        self.logger.write(
-            self.line(Level::Info, "admin", store_id)
+        self.log.write(
+            self.log.line(Level::Info, "admin", store_id)
                 .str("action", "export")
                 .int("since", since)
                 .int("until", until),
@@ -244,11 +248,12 @@ impl SyncBackendDO {
         // and their next pull or push gets BackendIdMismatchError.
         let sockets = self.state.get_websockets();
         for ws in &sockets {
-            let _ = ws.close(Some(RESET_CLOSE_CODE), Some(RESET_CLOSE_REASON));
+            let why = Closure::StoreReset;
+            let _ = ws.close(Some(why.code()), Some(why.reason()));
         }
-        self.sockets.replace(None);
+        self.sockets.borrow_mut().invalidate();
         // DO-RPC subscribers too: their stores learn of the reset on their next push
-        self.clear_subscribers(store_id);
+        self.callbacks.clear(store_id);
         Ok(
             serde_json::json!({ "backendId": new_id, "head": 0, "closedSockets": sockets.len() })
                 .to_string(),

@@ -5,7 +5,6 @@ use worker::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::admin::access::AdminAccess;
 use crate::admin::{route as admin_route, AdminError};
 use crate::auth::{
     authorize, AuthConfig, Grant, Presented, AUTH_VARIABLES, EXPIRES_HEADER as AUTH_EXPIRES_HEADER,
@@ -107,8 +106,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Logger {
                 level: Level::Error,
             }
-            .write(Line::new(Level::Error, "config.error").str("error", &e.0));
-            return text_response(500, &format!("Configuration error: {}", e.0));
+            .write(Line::new(Level::Error, "config.error").str("error", &e.to_string()));
+            return text_response(500, &format!("Configuration error: {e}"));
         }
     };
     let path = req.url()?.path().to_owned();
@@ -290,9 +289,8 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
         let e = AdminError::new(429, refusal);
         return json_response(e.status, &e.body());
     }
-    let access = AdminAccess::from_secret(env::lookup(env, "ADMIN_SECRET"));
     let authorization = req.headers().get("Authorization")?;
-    if let Err((e, refusal)) = access.check(authorization.as_deref()) {
+    if let Err((e, refusal)) = config.admin.check(authorization.as_deref()) {
         if let Some(why) = refusal {
             // the reason, never the value
             logger.write(

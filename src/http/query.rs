@@ -4,29 +4,15 @@
 //! parameter, so the payload arrives encoded twice. We form-decode once, then percent-decode
 //! once more, then parse JSON; a payload encoded only once decodes the same way.
 
-/// `transport=` of a sync request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    Ws,
-    Http,
-}
-
-impl TransportKind {
-    /// The query parameter's value: `ws` or `http`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Ws => "ws",
-            TransportKind::Http => "http",
-        }
-    }
-}
+use crate::transport::Transport;
 
 /// The parameters of a sync request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncParams {
     /// Selects the Durable Object (any string, even empty).
     pub store_id: String,
-    pub transport: TransportKind,
+    /// `ws` or `http` (DO-RPC has no URL).
+    pub transport: Transport,
     /// The client's sync payload (usually `{"authToken": …}`), as a JSON value.
     pub payload: Option<serde_json::Value>,
 }
@@ -52,10 +38,9 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
         }
         *slot = Some(form_decode(value)?);
     }
-    let transport = match transport?.as_str() {
-        "ws" => TransportKind::Ws,
-        "http" => TransportKind::Http,
-        _ => return None,
+    let transport = match Transport::from_name(&transport?)? {
+        Transport::DoRpc => return None,
+        t => t,
     };
     let payload = match payload {
         None => None,
@@ -127,7 +112,7 @@ mod tests {
         let q = "storeId=tx01-empty-701492&payload=%257B%2522authToken%2522%253A%2522good-token%2522%257D&transport=ws";
         let p = parse_sync_params(q).unwrap();
         assert_eq!(p.store_id, "tx01-empty-701492");
-        assert_eq!(p.transport, TransportKind::Ws);
+        assert_eq!(p.transport, Transport::WebSocket);
         assert_eq!(
             p.payload,
             Some(serde_json::json!({"authToken": "good-token"}))
@@ -149,7 +134,7 @@ mod tests {
     fn single_encoded_payload_and_no_payload() {
         let p = parse_sync_params("storeId=s&payload=%7B%22a%22%3A1%7D&transport=http").unwrap();
         assert_eq!(p.payload, Some(serde_json::json!({"a": 1})));
-        assert_eq!(p.transport, TransportKind::Http);
+        assert_eq!(p.transport, Transport::Http);
         let p = parse_sync_params("storeId=fake-store&transport=ws").unwrap();
         assert_eq!(p.payload, None);
         let p = parse_sync_params("storeId=&transport=ws").unwrap();

@@ -1,7 +1,8 @@
 //! What the Worker does with a request before any Durable Object is involved (PROTOCOL.md §2.2,
 //! §2.3), decided from the method, path, query and `Upgrade` header alone.
 
-use super::query::{parse_sync_params, SyncParams, TransportKind};
+use super::query::{parse_sync_params, SyncParams};
+use crate::transport::Transport;
 use super::transports::EnabledTransports;
 
 /// The body of `GET /`.
@@ -44,14 +45,14 @@ pub fn route(
             Route::InvalidPath
         };
     };
-    if let Some(reason) = transports.refusal(params.transport.as_str()) {
+    if let Some(reason) = transports.refusal(params.transport) {
         return Route::TransportDisabled(reason);
     }
     if let Some(reason) = crate::store_id::store_id_error(&params.store_id) {
         return Route::InvalidStoreId(reason);
     }
     // The reference compares case-sensitively (§2.3 step 3).
-    if params.transport == TransportKind::Ws && upgrade != Some("websocket") {
+    if params.transport == Transport::WebSocket && upgrade != Some("websocket") {
         return Route::UpgradeRequired;
     }
     Route::Sync(params)

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::transport::Transport;
+
 /// The transports a deployment serves; all three by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnabledTransports {
@@ -34,16 +36,10 @@ impl EnabledTransports {
             do_rpc: false,
         };
         for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match name {
-                "ws" => enabled.ws = true,
-                "http" => enabled.http = true,
-                "do-rpc" => enabled.do_rpc = true,
-                other => {
-                    return Err(format!(
-                        "TRANSPORTS lists {other:?}; the transports are ws, http and do-rpc"
-                    ))
-                }
-            }
+            let transport = Transport::from_name(name).ok_or_else(|| {
+                format!("TRANSPORTS lists {name:?}; the transports are ws, http and do-rpc")
+            })?;
+            *enabled.slot(transport) = true;
         }
         if !(enabled.ws || enabled.http || enabled.do_rpc) {
             return Err(format!("TRANSPORTS enables no transport: {value:?}"));
@@ -51,15 +47,26 @@ impl EnabledTransports {
         Ok(enabled)
     }
 
-    /// Why a client of `transport` (`ws`, `http` or `do-rpc`) is refused, if it is.
-    pub fn refusal(&self, transport: &str) -> Option<String> {
-        let on = match transport {
-            "ws" => self.ws,
-            "http" => self.http,
-            "do-rpc" => self.do_rpc,
-            _ => false,
-        };
-        (!on).then(|| {
+    /// Whether `transport` is served.
+    pub fn serves(&self, transport: Transport) -> bool {
+        match transport {
+            Transport::WebSocket => self.ws,
+            Transport::Http => self.http,
+            Transport::DoRpc => self.do_rpc,
+        }
+    }
+
+    fn slot(&mut self, transport: Transport) -> &mut bool {
+        match transport {
+            Transport::WebSocket => &mut self.ws,
+            Transport::Http => &mut self.http,
+            Transport::DoRpc => &mut self.do_rpc,
+        }
+    }
+
+    /// Why a client of `transport` is refused, if it is.
+    pub fn refusal(&self, transport: Transport) -> Option<String> {
+        (!self.serves(transport)).then(|| {
             format!("The {transport} transport is disabled on this server (TRANSPORTS={self})")
         })
     }
@@ -67,14 +74,11 @@ impl EnabledTransports {
 
 impl fmt::Display for EnabledTransports {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.ws, "ws"),
-            (self.http, "http"),
-            (self.do_rpc, "do-rpc"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
+        let names: Vec<&str> = Transport::ALL
+            .into_iter()
+            .filter(|t| self.serves(*t))
+            .map(Transport::as_str)
+            .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -90,9 +94,9 @@ mod tests {
         assert_eq!(EnabledTransports::parse(Some("  ")).unwrap(), all);
         let ws = EnabledTransports::parse(Some(" ws , do-rpc")).unwrap();
         assert!(ws.ws && !ws.http && ws.do_rpc);
-        assert_eq!(ws.refusal("ws"), None);
+        assert_eq!(ws.refusal(Transport::WebSocket), None);
         assert_eq!(
-            ws.refusal("http").unwrap(),
+            ws.refusal(Transport::Http).unwrap(),
             "The http transport is disabled on this server (TRANSPORTS=ws,do-rpc)"
         );
         assert!(EnabledTransports::parse(Some("ws,grpc"))

@@ -1,9 +1,13 @@
 //! Storage: the reference's layout as SQL text ([`schema`]), and the decisions about it that do
 //! not need a database — where a store lives ([`StorageKind`]), how its head is reconciled with
 //! its log, when a configured storage must refuse a store that lives elsewhere, and how many rows
-//! a D1 page may hold. The Durable Object glue runs the SQL.
+//! a D1 page may hold; and the [`EventLog`] interface the sync core reads and writes through.
+//! The Durable Object glue runs the SQL.
 
+pub mod log;
 pub mod schema;
+
+pub use log::{EventLog, LogSummary, StoredEvent};
 
 use std::fmt;
 
@@ -51,6 +55,9 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+/// Default of `D1_BINDING`: the binding name of the reference's D1 option.
+pub const DEFAULT_D1_BINDING: &str = "DB";
+
 /// Where a store's event log lives (`STORAGE`). `context_7` (head and backendId) always stays in
 /// the object's own SQLite, as the reference keeps it (PROTOCOL.md §8 "D1 option").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +77,7 @@ impl StorageKind {
                 binding: d1_binding
                     .map(str::trim)
                     .filter(|b| !b.is_empty())
-                    .unwrap_or("DB")
+                    .unwrap_or(DEFAULT_D1_BINDING)
                     .to_owned(),
             }),
             other => Err(format!("STORAGE must be do-sqlite or d1, got {other:?}")),

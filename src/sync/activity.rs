@@ -1,10 +1,10 @@
 //! What a request did, as facts for logs and metrics: the core reports them as
-//! [`super::service::Output::Activity`], and decides here how each is logged.
+//! [`super::output::Output::Activity`], and decides here how each is logged.
 
 use crate::log::{Level, Line};
 use crate::protocol::messages::SyncError;
 
-use super::service::Transport;
+use crate::transport::Transport;
 
 /// What one request did: the facts an operator wants in a log line or a metric.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,16 +34,6 @@ impl Refusal {
             SyncError::Unknown { name, .. } => name.clone(),
             SyncError::Storage { .. } => "StorageError".to_owned(),
         })
-    }
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::WebSocket => "ws",
-            Transport::Http => "http",
-            Transport::DoRpc => "do-rpc",
-        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::service::{Connection, PendingPull};
+use super::connection::{Connection, PendingPull};
 use crate::auth::PushRights;
 use crate::protocol::rpc::RequestId;
 

@@ -21,25 +21,38 @@
 
 use super::attachment::Attachment;
 
-/// Why the server closes a socket.
+/// Why the server closes a socket: each reason has its close code, the one place these codes
+/// are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closure {
+    /// `4001`: the token the socket was opened with ran out; the client reconnects and must
+    /// present a fresh token to be let in again.
     TokenExpired,
+    /// `4000`: no RPC request arrived in time; the client reconnects and re-sends its requests.
     NoRequest,
+    /// `4002`: an admin reset the store; the clients reconnect, and their next pull or push gets
+    /// `BackendIdMismatchError`.
+    StoreReset,
+    /// `1011`: the socket's state (its attachment) cannot be read; the client reconnects.
+    StateLost,
 }
 
 impl Closure {
     pub fn code(self) -> u16 {
         match self {
-            Closure::TokenExpired => crate::auth::EXPIRED_CLOSE_CODE,
             Closure::NoRequest => 4000,
+            Closure::TokenExpired => 4001,
+            Closure::StoreReset => 4002,
+            Closure::StateLost => 1011,
         }
     }
 
     pub fn reason(self) -> &'static str {
         match self {
-            Closure::TokenExpired => crate::auth::EXPIRED_CLOSE_REASON,
+            Closure::TokenExpired => "Token expired",
             Closure::NoRequest => "No request on this socket; reconnect",
+            Closure::StoreReset => "Store was reset",
+            Closure::StateLost => "connection state lost",
         }
     }
 }

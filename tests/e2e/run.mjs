@@ -28,7 +28,9 @@ if (!existsSync(path.join(repo, 'node_modules/wrangler'))) {
 if (target === 'ours' && !process.env.SKIP_BUILD) {
   console.log('> npm run build')
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-  const build = spawnSync(npm, ['run', 'build'], { cwd: repo, stdio: 'inherit' })
+  // the test build: it can inject the storage fault e2e 18 needs (a release build cannot)
+  const env = { ...process.env, CARGO_FEATURES: 'fault-injection' }
+  const build = spawnSync(npm, ['run', 'build'], { cwd: repo, stdio: 'inherit', env })
   if (build.status !== 0) {
     console.error(`npm run build failed (exit ${build.status ?? build.signal}); set SKIP_BUILD=1 to use an existing build/`)
     process.exit(build.status || 1)

@@ -5,7 +5,7 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::storage::{reconcile_head, schema};
 use crate::sync::backend_id;
-use crate::sync::service::StorageError;
+use crate::storage::StorageError;
 
 use super::{int, rows, text};
 

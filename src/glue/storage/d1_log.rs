@@ -12,19 +12,16 @@ use worker::{D1Database, D1PreparedStatement, SqlStorage};
 
 use crate::protocol::messages::Event;
 use crate::storage::{d1_event_table, d1_page_rows, schema};
-use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
+use crate::storage::{EventLog, LogSummary, StorageError, StoredEvent};
 
 use super::context::Context;
 use super::Row;
-
-/// The binding name of the reference's D1 option, and our default `D1_BINDING`.
-pub const DEFAULT_BINDING: &str = "DB";
 
 pub struct D1EventLog {
     db: Rc<D1Database>,
     context: Context,
     table: String,
-    /// The test-only fault of `sql_log::FAULT_VARIABLE`: every append's batch fails after its
+    /// The test-only fault of `sql_log::fault_applies`: every append's batch fails after its
     /// first INSERT.
     fail_inside_transaction: bool,
 }

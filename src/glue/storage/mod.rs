@@ -1,16 +1,19 @@
 //! The event log behind a store, wherever `STORAGE` puts it: the object's own SQLite
-//! ([`sql_log`]) or D1 ([`d1_log`]); `context_7` always in the object's SQLite ([`context`]).
+//! ([`sql_log`]) or D1 ([`d1_log`]); `context_7` always in the object's SQLite ([`context`]), and
+//! so are the DO-RPC subscribers ([`subscribers`]).
 
 pub mod context;
 pub mod d1_log;
 pub mod sql_log;
+pub mod subscribers;
 
 use wasm_bindgen::JsValue;
 use worker::{Env, SqlStorage, SqlStorageValue, State};
 
+use crate::config::Config;
 use crate::protocol::messages::Event;
 use crate::storage::{storage_conflict, StorageKind};
-use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
+use crate::storage::{EventLog, LogSummary, StorageError, StoredEvent};
 
 use d1_log::{D1EventLog, D1Pages};
 use sql_log::{PageReader, SqlEventLog};
@@ -125,22 +128,21 @@ pub enum AnyLog {
     D1(D1EventLog),
 }
 
-/// Opens the store's log where `kind` says, after checking that the store does not live in the
-/// other storage. Returns the log, its head and its backendId.
+/// Opens the store's log where `STORAGE` says, after checking that the store does not live in
+/// the other storage. Returns the log, its head and its backendId.
 pub async fn open(
     state: &State,
     env: &Env,
-    kind: &StorageKind,
+    config: &Config,
     store_id: &str,
-    fault: Option<&str>,
 ) -> Result<(AnyLog, i64, String), StorageError> {
     let sql = state.storage().sql();
+    let kind = &config.storage;
+    let fault = config.fault_injection.as_deref();
     match kind {
         StorageKind::DurableObjectSqlite => {
             // a D1 binding (D1_BINDING, default DB) may hold this store's events already
-            let binding = super::env::lookup(env, "D1_BINDING")
-                .unwrap_or_else(|| d1_log::DEFAULT_BINDING.to_owned());
-            let in_d1 = match env.d1(&binding) {
+            let in_d1 = match env.d1(&config.d1_binding) {
                 Ok(db) => Some(D1EventLog::events_of(&db, store_id).await?),
                 Err(_) => None,
             };

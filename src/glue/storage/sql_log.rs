@@ -6,7 +6,7 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::protocol::messages::Event;
 use crate::storage::schema;
-use crate::sync::service::{EventLog, LogSummary, StorageError, StoredEvent};
+use crate::storage::{EventLog, LogSummary, StorageError, StoredEvent};
 
 use super::context::Context;
 use super::{int, rows, stored_event, text, Row};
@@ -30,22 +30,24 @@ pub struct SqlEventLog {
     storage: TransactionalStorage,
     context: Context,
     table: String,
-    /// Test-only fault (see [`FAULT_VARIABLE`]): every append fails inside its transaction,
+    /// Test-only fault (see [`fault_applies`]): every append fails inside its transaction,
     /// after its first INSERT statement has written rows.
     fail_inside_transaction: bool,
 }
 
+/// In a build with the `fault-injection` feature (the end-to-end tests' build; never a release),
 /// `FAULT_INJECTION = "fail-inside-transaction"` makes every push to a store whose id starts with
 /// [`FAULT_STORE_PREFIX`] fail with a real SQLite error (a duplicate primary key) after its first
 /// rows were written, inside the push's transaction. It exists so that an end-to-end test can
 /// prove on workerd that such a push stores nothing. Both conditions are needed, so setting the
 /// variable by mistake cannot harm real stores.
-pub const FAULT_VARIABLE: &str = "FAULT_INJECTION";
 pub const FAULT_STORE_PREFIX: &str = "fault-injection-";
 
 /// Whether the test-only fault is on for this store.
 pub fn fault_applies(fault: Option<&str>, store_id: &str) -> bool {
-    fault == Some("fail-inside-transaction") && store_id.starts_with(FAULT_STORE_PREFIX)
+    cfg!(feature = "fault-injection")
+        && fault == Some("fail-inside-transaction")
+        && store_id.starts_with(FAULT_STORE_PREFIX)
 }
 
 impl SqlEventLog {
