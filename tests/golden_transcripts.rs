@@ -27,8 +27,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use livestore_sync_rs::protocol::rpc::chunk_frame;
-use livestore_sync_rs::sync::service::{http_answer, Connection, Output, Store, Transport};
+use livestore_sync_rs::http::answer::http_answer;
+use livestore_sync_rs::sync::{Connection, Output, Store};
+use livestore_sync_rs::transport::Transport;
 use serde_json::{json, Value};
 
 struct Line {
@@ -184,15 +185,25 @@ impl Golden {
             }
             let mut outputs = Vec::new();
             let store = stores.get_mut(&sid).unwrap();
+            // what the Durable Object does before the core (and so what production sends)
+            let handled = match transport {
+                Transport::WebSocket => {
+                    let this = conns.get(&line.conn).cloned().unwrap_or_default();
+                    let sockets = conns
+                        .iter()
+                        .filter(|(c, _)| store_of.get(*c) == Some(&sid))
+                        .map(|(_, state)| state);
+                    needs_store(sockets, &this, &text)
+                }
+                Transport::Http | Transport::DoRpc => true,
+            };
             let mut http_conn = Connection::default();
             let conn = match transport {
                 Transport::WebSocket => conns.entry(line.conn).or_default(),
                 // each POST is served on its own (no transcript is DO-RPC)
                 Transport::Http | Transport::DoRpc => &mut http_conn,
             };
-            if transport == Transport::WebSocket && !conn.needs_store(&text) {
-                // what the Durable Object does before the core (and so what production sends)
-            } else {
+            if handled {
                 handle_http_or_ws(store, transport, conn, &text, &mut |o| outputs.push(o));
             }
             let mut replies = Vec::new();
@@ -202,15 +213,13 @@ impl Golden {
                     Output::Activity(_) => {}
                     Output::Subscribe(s) => panic!("a WebSocket message subscribed {s:?}"),
                     Output::Broadcast(b) => {
-                        for (c, state) in &conns {
-                            if store_of.get(c) != Some(&sid) {
-                                continue;
-                            }
-                            for id in &state.live_pulls {
-                                let frame: Value =
-                                    serde_json::from_str(&chunk_frame(id, &b)).unwrap();
-                                ours.entry(*c).or_default().push(frame);
-                            }
+                        let sockets = conns
+                            .iter()
+                            .filter(|(c, _)| store_of.get(*c) == Some(&sid))
+                            .map(|(c, state)| (*c, state));
+                        for (c, frame) in fan_out(sockets, &b) {
+                            let frame: Value = serde_json::from_str(&frame).unwrap();
+                            ours.entry(c).or_default().push(frame);
                         }
                     }
                 }

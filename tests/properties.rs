@@ -16,7 +16,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use common::*;
-use livestore_sync_rs::sync::service::{Connection, Output, Store, Transport};
+use livestore_sync_rs::sync::{Connection, Output, Store};
+use livestore_sync_rs::transport::Transport;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
@@ -603,7 +604,7 @@ fn random_sessions_keep_every_acknowledged_event() {
              -> Vec<Value> {
                 let mut replies = Vec::new();
                 let mut outputs = Vec::new();
-                if conns[c].needs_store(frame) {
+                if needs_store(conns.iter(), &conns[c], frame) {
                     block_on(s.handle_message(
                         Transport::WebSocket,
                         &mut conns[c],
@@ -615,12 +616,10 @@ fn random_sessions_keep_every_acknowledged_event() {
                 for o in outputs {
                     match o {
                         Output::Broadcast(b) => {
-                            let v: Value = serde_json::from_str(&b).unwrap();
-                            for (k, conn) in conns.iter().enumerate() {
-                                for id in &conn.live_pulls {
-                                    let id: String = serde_json::from_str(id.as_json()).unwrap();
-                                    seen.entry((k, id)).or_default().extend(ids(&v));
-                                }
+                            for (k, frame) in fan_out(conns.iter().enumerate(), &b) {
+                                let v: Value = serde_json::from_str(&frame).unwrap();
+                                let id = v["requestId"].as_str().unwrap().to_owned();
+                                seen.entry((k, id)).or_default().extend(ids(&v["values"][0]));
                             }
                         }
                         Output::Activity(_) => {}

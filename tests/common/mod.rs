@@ -5,10 +5,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use livestore_sync_rs::protocol::messages::Event;
-use livestore_sync_rs::sync::service::{
-    Connection, EventLog, HistoryStep, HttpHistory, LogSummary, Output, StorageError, Store,
-    StoredEvent, Transport,
-};
+use livestore_sync_rs::storage::{EventLog, LogSummary, StorageError, StoredEvent};
+use livestore_sync_rs::protocol::rpc::ClientMessage;
+use livestore_sync_rs::sync::fanout::{Fanout, SocketIndex};
+use livestore_sync_rs::sync::pull::{HistoryStep, HttpHistory};
+use livestore_sync_rs::sync::{Connection, Output, Store};
+use livestore_sync_rs::transport::Transport;
 use livestore_sync_rs::sync::Limits;
 
 #[derive(Default)]
@@ -133,7 +135,7 @@ pub struct Outputs {
     pub broadcasts: Vec<serde_json::Value>,
     pub raw_replies: Vec<String>,
     pub activities: Vec<livestore_sync_rs::sync::activity::Activity>,
-    pub subscriptions: Vec<livestore_sync_rs::sync::service::RpcSubscription>,
+    pub subscriptions: Vec<livestore_sync_rs::sync::output::RpcSubscription>,
 }
 
 pub fn send(
@@ -212,12 +214,39 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// One WebSocket frame, handled as the Durable Object handles it: frames that cannot need the
-/// store (the Acks of broadcasts) are dropped before the core, exactly as in production.
+/// store (the Acks of broadcasts) are dropped before the core, by production's own decision.
 pub fn ws(store: &mut Store<MemLog>, conn: &mut Connection, frame: &str) -> Outputs {
-    if !conn.needs_store(frame) {
+    if !needs_store(std::iter::once(&*conn), conn, frame) {
         return Outputs::default();
     }
     send(store, Transport::WebSocket, conn, frame)
+}
+
+/// Whether the object hands `frame` of `conn` to the core, with `sockets` the store's open
+/// connections: [`Fanout::needs_store`], over the index the object would have scanned.
+pub fn needs_store<'a>(
+    sockets: impl IntoIterator<Item = &'a Connection>,
+    conn: &Connection,
+    frame: &str,
+) -> bool {
+    let mut fanout = Fanout::default();
+    fanout.index(|| SocketIndex::from_connections(sockets.into_iter().cloned().enumerate()));
+    fanout.needs_store(conn, &ClientMessage::decode(frame))
+}
+
+/// The frames a broadcast `PullResponse` becomes, by production's fan-out
+/// ([`SocketIndex::broadcast`]): one per live pull of each of `sockets`, named by its key.
+pub fn fan_out<'a, K: Clone>(
+    sockets: impl IntoIterator<Item = (K, &'a Connection)>,
+    pull_response: &str,
+) -> Vec<(K, String)> {
+    let index = SocketIndex::from_connections(sockets.into_iter().map(|(k, c)| (k, c.clone())));
+    let mut frames = Vec::new();
+    let expired = index.broadcast(pull_response, 0, |f| f, |k, f| {
+        frames.push((k.clone(), f.clone()));
+    });
+    assert!(expired.is_empty(), "test sockets have no deadline");
+    frames
 }
 
 pub fn event(seq: i64) -> serde_json::Value {
