@@ -74,10 +74,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Default of `MAX_SOCKETS_PER_STORE` (Cloudflare allows 32,768 hibernatable sockets per object).
 pub const DEFAULT_MAX_SOCKETS_PER_STORE: usize = 5_000;
 
-/// A variable with a value we cannot use.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub use crate::vars::ConfigError;
+use crate::vars::{parse_bool, parse_bounded, parse_size};
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -98,11 +96,9 @@ impl Config {
             None => Vec::new(),
             Some(v) if v.trim().is_empty() => Vec::new(),
             Some(v) => {
-                let bad = || {
-                    ConfigError(
-                        "HTTP_RESPONSE_HEADERS must be a JSON object of header names to string values"
-                            .to_owned(),
-                    )
+                let bad = || ConfigError::Unusable {
+                    name: "HTTP_RESPONSE_HEADERS",
+                    problem: " must be a JSON object of header names to string values".to_owned(),
                 };
                 let map: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&v).map_err(|_| bad())?;
@@ -117,17 +113,15 @@ impl Config {
             DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS as usize,
             0,
         )?;
-        let log_level = Level::parse(lookup("LOG_LEVEL").as_deref()).map_err(ConfigError)?;
+        let log_level = Level::parse(lookup("LOG_LEVEL").as_deref())?;
         let metrics_binding = lookup("METRICS_BINDING")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
         let storage = StorageKind::parse(
             lookup("STORAGE").as_deref(),
             lookup("D1_BINDING").as_deref(),
-        )
-        .map_err(ConfigError)?;
-        let transports =
-            EnabledTransports::parse(lookup("TRANSPORTS").as_deref()).map_err(ConfigError)?;
+        )?;
+        let transports = EnabledTransports::parse(lookup("TRANSPORTS").as_deref())?;
         let max_push_events = parse_size(
             "MAX_PUSH_EVENTS",
             lookup("MAX_PUSH_EVENTS"),
@@ -202,54 +196,6 @@ impl Config {
     }
 }
 
-fn parse_size(
-    name: &str,
-    value: Option<String>,
-    default: usize,
-    min: usize,
-) -> Result<usize, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n >= min)
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "{name} must be an integer of at least {min}, got {v:?}"
-                ))
-            }),
-    }
-}
-
-fn parse_bounded(
-    name: &str,
-    value: Option<String>,
-    default: usize,
-    min: usize,
-    max: usize,
-) -> Result<usize, ConfigError> {
-    let n = parse_size(name, value, default, min)?;
-    if n > max {
-        return Err(ConfigError(format!(
-            "{name} must be between {min} and {max}, got {n}"
-        )));
-    }
-    Ok(n)
-}
-
-fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(default),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no") => Ok(false),
-        Some(other) => Err(ConfigError(format!(
-            "{name} must be true or false, got {other:?}"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,7 +208,7 @@ mod tests {
         let c = Config::from_lookup(|k| (k == "ENABLE_CORS").then(|| "false".into())).unwrap();
         assert!(!c.cors);
         let e = Config::from_lookup(|k| (k == "ENABLE_CORS").then(|| "maybe".into())).unwrap_err();
-        assert!(e.0.contains("ENABLE_CORS"));
+        assert!(e.to_string().contains("ENABLE_CORS"));
         let c = Config::from_lookup(|k| {
             (k == "HTTP_RESPONSE_HEADERS")
                 .then(|| r#"{"X-A":"1","Cache-Control":"no-store"}"#.into())
@@ -271,13 +217,13 @@ mod tests {
         assert_eq!(c.extra_headers.len(), 2);
         for bad in [r#"{"X-A":1}"#, "[]", "nope"] {
             let e = Config::from_lookup(|k| (k == "HTTP_RESPONSE_HEADERS").then(|| bad.into()));
-            assert!(e.unwrap_err().0.contains("HTTP_RESPONSE_HEADERS"));
+            assert!(e.unwrap_err().to_string().contains("HTTP_RESPONSE_HEADERS"));
         }
         assert!(Config::from_lookup(|k| (k == "MAX_MESSAGE_BYTES").then(|| "12".into())).is_err());
         assert_eq!(c.first_request_timeout_ms, Some(10_000));
         assert_eq!(c.log_level, Level::Info);
         let e = Config::from_lookup(|k| (k == "LOG_LEVEL").then(|| "chatty".into()));
-        assert!(e.unwrap_err().0.contains("LOG_LEVEL"));
+        assert!(e.unwrap_err().to_string().contains("LOG_LEVEL"));
         let off = |v: &str| {
             Config::from_lookup(|k| (k == "FIRST_REQUEST_TIMEOUT_SECONDS").then(|| v.into()))
         };
@@ -285,10 +231,10 @@ mod tests {
         assert_eq!(off("3").unwrap().first_request_timeout_ms, Some(3_000));
         assert_eq!(c.transports, EnabledTransports::default());
         let e = Config::from_lookup(|k| (k == "TRANSPORTS").then(|| "carrier-pigeon".into()));
-        assert!(e.unwrap_err().0.contains("TRANSPORTS"));
+        assert!(e.unwrap_err().to_string().contains("TRANSPORTS"));
         assert!(off("-1")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("FIRST_REQUEST_TIMEOUT_SECONDS"));
     }
 
@@ -317,11 +263,11 @@ mod tests {
         );
         assert!(one("MAX_ARGS_DEPTH", "101")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("MAX_ARGS_DEPTH"));
         assert!(one("MAX_PULLS_PER_SOCKET", "33")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("between 1 and 32"));
         assert!(one("MAX_SOCKETS_PER_STORE", "0").is_err());
         assert_eq!(c.max_stores_per_subject, None);

@@ -18,7 +18,7 @@
 //! - [`auth`] — who may sync: the JWT checks of `AUTH_MODE=jwt`, and what a token may push.
 //! - [`admin`] — the admin API: routes, the admin secret, store info, the NDJSON export/import
 //!   format.
-//! - [`config`] — Wrangler vars → a typed config.
+//! - [`config`] — Wrangler vars → a typed config; [`vars`] — the parsers and the error they share.
 //! - [`log`] — structured JSON log lines and `LOG_LEVEL`.
 //! - [`metrics`] — Workers Analytics Engine data points (`METRICS_BINDING`).
 //! - [`store_id`] — the one rule for a storeId, wherever it arrives.
@@ -41,6 +41,7 @@ pub mod store_id;
 pub mod sync;
 pub mod time;
 pub mod transport;
+pub mod vars;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -37,14 +37,16 @@ pub enum Level {
 
 impl Level {
     /// `LOG_LEVEL`: `error`, `warn`, `info` (the default) or `debug`.
-    pub fn parse(value: Option<&str>) -> Result<Level, String> {
+    pub fn parse(value: Option<&str>) -> Result<Level, crate::vars::ConfigError> {
         match value.map(str::trim).map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("info") => Ok(Level::Info),
             Some("error") => Ok(Level::Error),
             Some("warn" | "warning") => Ok(Level::Warn),
             Some("debug") => Ok(Level::Debug),
-            Some(other) => Err(format!(
-                "LOG_LEVEL must be error, warn, info or debug, got {other:?}"
+            Some(other) => Err(crate::vars::ConfigError::invalid(
+                "LOG_LEVEL",
+                "error, warn, info or debug",
+                other,
             )),
         }
     }
@@ -153,6 +155,7 @@ mod tests {
         assert_eq!(Level::parse(Some("error")), Ok(Level::Error));
         assert!(Level::parse(Some("loud"))
             .unwrap_err()
+            .to_string()
             .contains("LOG_LEVEL"));
         assert!(Level::Error < Level::Warn && Level::Info < Level::Debug);
     }

@@ -573,7 +573,7 @@ fn the_origin_check_applies_in_every_auth_mode_and_bad_lists_are_reported() {
         "https://*.example",
     ] {
         let e = livestore_sync_rs::auth::parse_origins(Some(bad)).unwrap_err();
-        assert!(e.contains("ALLOWED_ORIGINS"), "{e}");
+        assert!(e.to_string().contains("ALLOWED_ORIGINS"), "{e}");
     }
     let header = config(&[("AUTH_HEADER", "x-token")]);
     let token = hs(json!({}), Some(60));

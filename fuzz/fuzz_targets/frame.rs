@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                         let _ = rpc::exit_success(id, "{}");
                     }
                     Err(e) => {
-                        let die = rpc::exit_die(id, &e);
+                        let die = rpc::exit_die(id, &e.to_string());
                         assert!(is_json(&die), "{die}");
                     }
                 }
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(ClientMessage::Ping | ClientMessage::Eof) => {}
             Err(e) => {
-                let frame = rpc::defect_frame(&e.0);
+                let frame = rpc::defect_frame(&e.to_string());
                 assert!(is_json(&frame), "{frame}");
             }
         }

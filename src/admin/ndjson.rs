@@ -8,14 +8,13 @@
 //! `createdAt` is the server's timestamp at admission. An import writes exactly these values, so
 //! export then import into another store gives an identical log.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::protocol::messages::present;
-use crate::protocol::rpc::push_json_str;
+use crate::storage::StoredEvent;
 use crate::sync::limits::Limits;
 use crate::sync::push::{args_depth_error, chain_error};
-use crate::storage::StoredEvent;
 
 use super::AdminError;
 
@@ -25,23 +24,44 @@ pub const MAX_IMPORT_EVENTS: usize = 10_000;
 
 /// One exported line (with its newline).
 pub fn export_line(e: &StoredEvent, out: &mut String) {
-    out.push_str(r#"{"seqNum":"#);
-    out.push_str(&e.seq_num.to_string());
-    out.push_str(r#","parentSeqNum":"#);
-    out.push_str(&e.parent_seq_num.to_string());
-    out.push_str(r#","name":"#);
-    push_json_str(out, &e.name);
-    if let Some(args) = &e.args {
-        out.push_str(r#","args":"#);
-        out.push_str(args);
+    let line = ExportLine {
+        seq_num: e.seq_num,
+        parent_seq_num: e.parent_seq_num,
+        name: &e.name,
+        args: e.args.as_deref().map(|text| {
+            // stored args are JSON text, written as they are (a text that is not JSON, which
+            // no push stores, is exported as a string rather than breaking the line)
+            serde_json::from_str::<&RawValue>(text).map_or(Args::Text(text), Args::Json)
+        }),
+        client_id: &e.client_id,
+        session_id: &e.session_id,
+        created_at: &e.created_at,
+    };
+    if let Ok(text) = serde_json::to_string(&line) {
+        out.push_str(&text);
+        out.push('\n');
     }
-    out.push_str(r#","clientId":"#);
-    push_json_str(out, &e.client_id);
-    out.push_str(r#","sessionId":"#);
-    push_json_str(out, &e.session_id);
-    out.push_str(r#","createdAt":"#);
-    push_json_str(out, &e.created_at);
-    out.push_str("}\n");
+}
+
+/// The line [`export_line`] writes; [`Line`] reads it back.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportLine<'a> {
+    seq_num: i64,
+    parent_seq_num: i64,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<Args<'a>>,
+    client_id: &'a str,
+    session_id: &'a str,
+    created_at: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Args<'a> {
+    Json(&'a RawValue),
+    Text(&'a str),
 }
 
 #[derive(Deserialize)]

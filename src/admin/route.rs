@@ -1,6 +1,6 @@
 //! Which admin action a request asks for, decided from its method, path and query alone.
 
-use crate::http::query::{decode_component, form_decode};
+use crate::http::query::decode_component;
 use crate::protocol::messages::MAX_SAFE_INTEGER;
 use crate::store_id::store_id_error;
 
@@ -95,11 +95,9 @@ fn store_id(raw: &str) -> Result<String, AdminError> {
 fn export_query(query: &str) -> Result<(i64, Option<u64>), AdminError> {
     let mut since = 0;
     let mut limit = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = form_decode(value).unwrap_or_default();
-        match form_decode(key).as_deref() {
-            Some("since") => {
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "since" => {
                 since = value
                     .parse::<i64>()
                     .ok()
@@ -111,7 +109,7 @@ fn export_query(query: &str) -> Result<(i64, Option<u64>), AdminError> {
                         )
                     })?;
             }
-            Some("limit") => {
+            "limit" => {
                 limit = Some(
                     value
                         .parse::<u64>()

@@ -2,6 +2,7 @@
 //! scripts can rely on them).
 
 use super::keys::Verifier;
+use crate::vars::ConfigError;
 
 /// `AUTH_MODE`.
 #[derive(Debug)]
@@ -42,11 +43,11 @@ pub struct AuthConfig {
     pub token_cookie: Option<String>,
     /// `ALLOWED_ORIGINS`: the origins a browser request may come from (`None`: any). Its error is
     /// answered `500` in every auth mode.
-    pub allowed_origins: Result<Option<Vec<String>>, String>,
+    pub allowed_origins: Result<Option<Vec<String>>, ConfigError>,
 }
 
 /// `JWT_LEEWAY_SECONDS`, on its own: the Durable Object needs only this to re-check expiry.
-pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
+pub fn parse_leeway(value: Option<String>) -> Result<i64, ConfigError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(0),
         Some(v) => v
@@ -54,8 +55,10 @@ pub fn parse_leeway(value: Option<String>) -> Result<i64, String> {
             .ok()
             .filter(|n| (0..=86_400).contains(n))
             .ok_or_else(|| {
-                format!(
-                    "JWT_LEEWAY_SECONDS must be a number of seconds between 0 and 86400, got {v:?}"
+                ConfigError::invalid(
+                    "JWT_LEEWAY_SECONDS",
+                    "a number of seconds between 0 and 86400",
+                    v,
                 )
             }),
     }
@@ -82,7 +85,7 @@ pub const AUTH_VARIABLES: [&str; 15] = [
 
 /// `ALLOWED_ORIGINS`: origins (`scheme://host[:port]`) separated by commas or spaces, compared
 /// exactly (case-insensitively) with a request's `Origin` header.
-pub fn parse_origins(value: Option<&str>) -> Result<Option<Vec<String>>, String> {
+pub fn parse_origins(value: Option<&str>) -> Result<Option<Vec<String>>, ConfigError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -102,11 +105,14 @@ pub fn parse_origins(value: Option<&str>) -> Result<Option<Vec<String>>, String>
                 && !host.contains(['/', '?', '#', '*', '@'])
         });
         if !well_formed {
-            return Err(format!(
-                "ALLOWED_ORIGINS: {entry:?} is not an origin; list origins like \
-                 https://app.example.com or http://localhost:5173, separated by commas (no paths, \
-                 no wildcards; leave the variable unset to allow every origin)"
-            ));
+            return Err(ConfigError::Unusable {
+                name: "ALLOWED_ORIGINS",
+                problem: format!(
+                    ": {entry:?} is not an origin; list origins like https://app.example.com or \
+                     http://localhost:5173, separated by commas (no paths, no wildcards; leave \
+                     the variable unset to allow every origin)"
+                ),
+            });
         }
         origins.push(origin);
     }
@@ -123,7 +129,7 @@ impl AuthConfig {
         };
         let mut problems = Vec::new();
         let leeway_seconds = parse_leeway(get("JWT_LEEWAY_SECONDS")).unwrap_or_else(|e| {
-            problems.push(e);
+            problems.push(e.to_string());
             0
         });
         let require_exp = match get("JWT_REQUIRE_EXP").as_deref() {
@@ -174,7 +180,7 @@ impl AuthConfig {
                     get("JWT_SECRET").as_deref(),
                     get("JWT_JWKS").as_deref(),
                 )
-                .map_err(|e| e.0);
+                .map_err(|e| e.to_string());
                 AuthMode::Jwt(match verifier {
                     Err(e) => Err(std::iter::once(e)
                         .chain(problems)

@@ -13,8 +13,23 @@ use serde_json::{Map, Value};
 use super::AuthError;
 
 /// A key or configuration problem, reported at the first request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("JWT_JWKS is not valid JSON: {0}")]
+    JwksNotJson(String),
+    #[error("JWT_JWKS must be a JWK set: {{\"keys\": [...]}}")]
+    JwksNotASet,
+    #[error("JWT_JWKS key {0} has no kid")]
+    NoKid(usize),
+    #[error("JWT_JWKS key {kid:?}: {reason}")]
+    BadKey { kid: String, reason: String },
+    #[error("JWT_JWKS has two keys with kid {0:?}: each key needs its own kid")]
+    DuplicateKid(String),
+    #[error("JWT_SECRET must be at least 32 characters")]
+    ShortSecret,
+    #[error("Authentication is not configured: set the JWT_SECRET secret or the JWT_JWKS var (or AUTH_MODE=none to allow every client)")]
+    NoKey,
+}
 
 /// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "a key of size 2048 bits or larger
 /// MUST be used"). A shorter key can be factored, and anyone who does signs tokens.
@@ -48,40 +63,36 @@ impl Verifier {
     pub fn from_settings(secret: Option<&str>, jwks: Option<&str>) -> Result<Verifier, KeyError> {
         let mut keys = HashMap::new();
         if let Some(jwks) = jwks {
-            let set: Value = serde_json::from_str(jwks)
-                .map_err(|e| KeyError(format!("JWT_JWKS is not valid JSON: {e}")))?;
+            let set: Value =
+                serde_json::from_str(jwks).map_err(|e| KeyError::JwksNotJson(e.to_string()))?;
             let list = set
                 .get("keys")
                 .and_then(Value::as_array)
-                .ok_or_else(|| KeyError("JWT_JWKS must be a JWK set: {\"keys\": [...]}".into()))?;
+                .ok_or(KeyError::JwksNotASet)?;
             for (i, jwk) in list.iter().enumerate() {
                 let kid = jwk
                     .get("kid")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| KeyError(format!("JWT_JWKS key {i} has no kid")))?
+                    .ok_or(KeyError::NoKid(i))?
                     .to_owned();
-                let key =
-                    parse_jwk(jwk).map_err(|e| KeyError(format!("JWT_JWKS key {kid:?}: {e}")))?;
+                let key = parse_jwk(jwk).map_err(|reason| KeyError::BadKey {
+                    kid: kid.clone(),
+                    reason,
+                })?;
                 // a token names its key by kid: two keys under one kid would leave it to the
                 // order of the set which one verifies
                 if keys.insert(kid.clone(), key).is_some() {
-                    return Err(KeyError(format!(
-                        "JWT_JWKS has two keys with kid {kid:?}: each key needs its own kid"
-                    )));
+                    return Err(KeyError::DuplicateKid(kid));
                 }
             }
         }
         if let Some(s) = secret {
             if s.len() < 32 {
-                return Err(KeyError("JWT_SECRET must be at least 32 characters".into()));
+                return Err(KeyError::ShortSecret);
             }
         }
         if secret.is_none() && keys.is_empty() {
-            return Err(KeyError(
-                "Authentication is not configured: set the JWT_SECRET secret or the JWT_JWKS var \
-                 (or AUTH_MODE=none to allow every client)"
-                    .into(),
-            ));
+            return Err(KeyError::NoKey);
         }
         Ok(Verifier {
             secret: secret.map(|s| s.as_bytes().to_vec()),
@@ -192,7 +203,9 @@ mod tests {
     }
 
     fn error(jwks: &str) -> String {
-        Verifier::from_settings(None, Some(jwks)).unwrap_err().0
+        Verifier::from_settings(None, Some(jwks))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn check_origin(config: &AuthConfig, origin: Option<&str>) -> Result<(), AuthErr
     let allowed = match &config.allowed_origins {
         Ok(None) => return Ok(()),
         Ok(Some(list)) => list,
-        Err(e) => return Err(AuthError::Misconfigured(e.clone())),
+        Err(e) => return Err(AuthError::Misconfigured(e.to_string())),
     };
     let Some(origin) = origin.map(str::trim) else {
         return Ok(());

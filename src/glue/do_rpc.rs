@@ -114,10 +114,10 @@ impl SyncBackendDO {
         }
         let mut answer = Vec::new();
         if !single_pull {
-            do_rpc::write_answer(&step.frames, &mut answer)?;
+            do_rpc::write_answer(&step.frames, &mut answer).map_err(|e| e.to_string())?;
             return Ok(bytes_value(&answer));
         }
-        do_rpc::write_stream_piece(&step.frames, &mut answer)?;
+        do_rpc::write_stream_piece(&step.frames, &mut answer).map_err(|e| e.to_string())?;
         let handle = (!conn.pending_pulls.is_empty()).then(|| self.park(store_id, conn));
         Ok(piece(&answer, handle))
     }
@@ -141,7 +141,7 @@ impl SyncBackendDO {
             self.end_turn(&store_id, &mut step).await;
         }
         let mut answer = Vec::new();
-        do_rpc::write_stream_piece(&step.frames, &mut answer)?;
+        do_rpc::write_stream_piece(&step.frames, &mut answer).map_err(|e| e.to_string())?;
         let handle = (!conn.pending_pulls.is_empty()).then(|| self.park(store_id, conn));
         Ok(piece(&answer, handle))
     }

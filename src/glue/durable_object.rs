@@ -16,7 +16,7 @@ use futures_util::lock::Mutex;
 use worker::*;
 
 use crate::auth::{PushRights, EXPIRES_HEADER, RATE_KEY_HEADER, RIGHTS_HEADER};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::http::query::parse_sync_params;
 use crate::log::Level;
 use crate::metrics::DataPoint;
@@ -58,7 +58,7 @@ pub struct SyncBackendDO {
     pub(super) state: State,
     pub(super) env: Env,
     /// Read once per instance: vars and secrets only change with a redeploy, which restarts it.
-    pub(super) config: std::result::Result<Config, String>,
+    pub(super) config: std::result::Result<Config, ConfigError>,
     /// When sockets are closed on the server's initiative (token expiry, no request).
     pub(super) closing: ClosingPolicy,
     /// Log lines of this instance (a new instance name after an eviction).
@@ -264,7 +264,7 @@ impl SyncBackendDO {
 impl DurableObject for SyncBackendDO {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
-        let config = env::config(&env).map_err(|e| e.to_string());
+        let config = env::config(&env);
         let closing = ClosingPolicy {
             leeway_seconds: config.as_ref().map(|c| c.jwt_leeway_seconds).unwrap_or(0),
             first_request_timeout_ms: config

@@ -29,6 +29,8 @@ extern "C" {
 
     /// DO-RPC live updates: the client object's `syncUpdateRpc(payload)`.
     #[wasm_bindgen(method, catch, js_name = syncUpdateRpc)]
-    pub fn sync_update_rpc(this: &ClientObject, payload: &JsValue)
-        -> Result<js_sys::Promise, JsValue>;
+    pub fn sync_update_rpc(
+        this: &ClientObject,
+        payload: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
 }

@@ -75,6 +75,9 @@ impl ObjectLog {
 
     /// A storage failure that reaches no client.
     pub fn storage_error(&self, store: &str, error: &str) {
-        self.write(self.line(Level::Error, "storage.error", store).str("error", error));
+        self.write(
+            self.line(Level::Error, "storage.error", store)
+                .str("error", error),
+        );
     }
 }

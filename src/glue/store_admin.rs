@@ -12,8 +12,8 @@ use crate::admin::AdminError;
 use crate::log::Level;
 use crate::log::Line;
 use crate::protocol::rpc;
-use crate::sync::backend_id;
 use crate::storage::{EventLog, StorageError};
+use crate::sync::backend_id;
 use crate::sync::closing::Closure;
 use crate::sync::Output;
 
@@ -79,17 +79,18 @@ impl SyncBackendDO {
             Err(e) => (e.status, e.body()),
         };
         self.log.write(
-            self.log.line(
-                if status < 400 {
-                    Level::Info
-                } else {
-                    Level::Warn
-                },
-                "admin",
-                store_id,
-            )
-            .str("action", request.action.name())
-            .int("status", status.into()),
+            self.log
+                .line(
+                    if status < 400 {
+                        Level::Info
+                    } else {
+                        Level::Warn
+                    },
+                    "admin",
+                    store_id,
+                )
+                .str("action", request.action.name())
+                .int("status", status.into()),
         );
         json_response(status, &body)
     }
@@ -180,7 +181,8 @@ impl SyncBackendDO {
         headers.set("X-Store-Head", &head.to_string())?;
         headers.set("X-Export-Until", &until.to_string())?;
         self.log.write(
-            self.log.line(Level::Info, "admin", store_id)
+            self.log
+                .line(Level::Info, "admin", store_id)
                 .str("action", "export")
                 .int("since", since)
                 .int("until", until),

@@ -94,7 +94,7 @@ impl SyncBackendDO {
                 }
                 Response::ok("")
             }
-            Err(reason) => Response::error(reason, 403),
+            Err(reason) => Response::error(reason.to_string(), 403),
         }
     }
 }

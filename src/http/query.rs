@@ -24,10 +24,9 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
     let mut store_id = None;
     let mut transport = None;
     let mut payload = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = form_decode(key)?;
-        let slot = match key.as_str() {
+    // form decoding as `URLSearchParams` does it (lenient: bad bytes are replaced)
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let slot = match key.as_ref() {
             "storeId" => &mut store_id,
             "transport" => &mut transport,
             "payload" => &mut payload,
@@ -36,7 +35,7 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
         if slot.is_some() {
             return None;
         }
-        *slot = Some(form_decode(value)?);
+        *slot = Some(value.into_owned());
     }
     let transport = match Transport::from_name(&transport?)? {
         Transport::DoRpc => return None,
@@ -45,7 +44,7 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
     let payload = match payload {
         None => None,
         Some(p) => {
-            let text = percent_decode(&p, false)?;
+            let text = decode_component(&p)?;
             Some(serde_json::from_str(&text).ok()?)
         }
     };
@@ -56,51 +55,24 @@ pub fn parse_sync_params(query: &str) -> Option<SyncParams> {
     })
 }
 
-/// `application/x-www-form-urlencoded` decoding, as `URLSearchParams` does it.
-pub(crate) fn form_decode(s: &str) -> Option<String> {
-    percent_decode(s, true)
-}
-
-/// `decodeURIComponent`: strict percent-decoding (a path segment).
+/// `decodeURIComponent`: strict percent-decoding (a path segment, the payload's second layer). A
+/// `%` not followed by two hex digits, or bytes that are not UTF-8, are an error, as they make
+/// `decodeURIComponent` throw (`percent-encoding` alone would let a stray `%` through).
 pub(crate) fn decode_component(s: &str) -> Option<String> {
-    percent_decode(s, false)
-}
-
-/// Percent-decoding into UTF-8. With `plus_is_space` it is form decoding (lenient about stray
-/// `%`, as `URLSearchParams` is); without, it is `decodeURIComponent` (strict: a stray `%` or bytes
-/// that are not UTF-8 are an error).
-fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None if plus_is_space => out.push(b'%'),
-                    None => return None,
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
+    let well_formed = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Some(s),
-        // URLSearchParams replaces bad sequences; decodeURIComponent throws.
-        Err(e) if plus_is_space => Some(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        Err(_) => None,
-    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]

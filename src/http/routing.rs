@@ -2,8 +2,8 @@
 //! §2.3), decided from the method, path, query and `Upgrade` header alone.
 
 use super::query::{parse_sync_params, SyncParams};
-use crate::transport::Transport;
 use super::transports::EnabledTransports;
+use crate::transport::Transport;
 
 /// The body of `GET /`.
 pub const INFO_TEXT: &str = "Info: Sync backend endpoint for @livestore/sync-cf (Rust).";

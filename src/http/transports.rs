@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::transport::Transport;
+use crate::vars::ConfigError;
 
 /// The transports a deployment serves; all three by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ impl Default for EnabledTransports {
 
 impl EnabledTransports {
     /// A comma-separated list of `ws`, `http` and `do-rpc`; unset or blank is all three.
-    pub fn parse(value: Option<&str>) -> Result<EnabledTransports, String> {
+    pub fn parse(value: Option<&str>) -> Result<EnabledTransports, ConfigError> {
         let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(EnabledTransports::default());
         };
@@ -36,13 +37,17 @@ impl EnabledTransports {
             do_rpc: false,
         };
         for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let transport = Transport::from_name(name).ok_or_else(|| {
-                format!("TRANSPORTS lists {name:?}; the transports are ws, http and do-rpc")
+            let transport = Transport::from_name(name).ok_or_else(|| ConfigError::Unusable {
+                name: "TRANSPORTS",
+                problem: format!(" lists {name:?}; the transports are ws, http and do-rpc"),
             })?;
             *enabled.slot(transport) = true;
         }
         if !(enabled.ws || enabled.http || enabled.do_rpc) {
-            return Err(format!("TRANSPORTS enables no transport: {value:?}"));
+            return Err(ConfigError::Unusable {
+                name: "TRANSPORTS",
+                problem: format!(" enables no transport: {value:?}"),
+            });
         }
         Ok(enabled)
     }
@@ -101,9 +106,11 @@ mod tests {
         );
         assert!(EnabledTransports::parse(Some("ws,grpc"))
             .unwrap_err()
+            .to_string()
             .contains("\"grpc\""));
         assert!(EnabledTransports::parse(Some(","))
             .unwrap_err()
+            .to_string()
             .contains("no transport"));
     }
 }

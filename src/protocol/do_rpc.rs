@@ -56,8 +56,16 @@ pub fn store_id(request: &Node) -> Option<&str> {
     }
 }
 
+/// A frame of ours that MessagePack cannot carry (a number JSON allows and MessagePack has no
+/// type for); the call fails rather than send something else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unencodable frame: {reason}")]
+pub struct EncodeError {
+    pub reason: String,
+}
+
 /// Writes the answer of a call that is not a single Pull: one array of its frames.
-pub fn write_answer(frames: &[String], out: &mut Vec<u8>) -> Result<(), String> {
+pub fn write_answer(frames: &[String], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let nodes = frames
         .iter()
         .map(|f| frame_node(f))
@@ -67,7 +75,7 @@ pub fn write_answer(frames: &[String], out: &mut Vec<u8>) -> Result<(), String> 
 }
 
 /// Writes a piece of a Pull's stream: each frame as its own `[frame]` value.
-pub fn write_stream_piece(frames: &[String], out: &mut Vec<u8>) -> Result<(), String> {
+pub fn write_stream_piece(frames: &[String], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     for frame in frames {
         msgpack::encode(&Node::Array(vec![frame_node(frame)?]), out);
     }
@@ -75,8 +83,10 @@ pub fn write_stream_piece(frames: &[String], out: &mut Vec<u8>) -> Result<(), St
 }
 
 /// A JSON frame as the DO-RPC client expects it (see the module doc).
-fn frame_node(frame: &str) -> Result<Node, String> {
-    let mut node = Node::from_json(frame).map_err(|e| format!("unencodable frame: {e}"))?;
+fn frame_node(frame: &str) -> Result<Node, EncodeError> {
+    let mut node = Node::from_json(frame).map_err(|e| EncodeError {
+        reason: e.to_string(),
+    })?;
     let Node::Object(entries) = &mut node else {
         return Ok(node);
     };

@@ -5,7 +5,7 @@
 //! look inside, so it never pays to parse them.
 
 use serde::de::{self, Deserializer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::rpc::push_json_str;
@@ -179,13 +179,27 @@ pub struct PingRequest {
     pub store_id: String,
 }
 
-/// Decodes an RPC payload, turning a schema violation into the text of an `Exit` `Die` (§4.9).
+/// A payload that does not match its RPC's schema; its text is the `Exit` `Die` (§4.9).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("{rpc}: payload is missing")]
+    Missing { rpc: String },
+    #[error("{rpc}: invalid payload: {reason}")]
+    Invalid { rpc: String, reason: String },
+}
+
+/// Decodes an RPC payload.
 pub fn decode_payload<'a, T: Deserialize<'a>>(
     rpc: &str,
     payload: Option<&'a RawValue>,
-) -> Result<T, String> {
-    let raw = payload.ok_or_else(|| format!("{rpc}: payload is missing"))?;
-    serde_json::from_str(raw.get()).map_err(|e| format!("{rpc}: invalid payload: {e}"))
+) -> Result<T, PayloadError> {
+    let raw = payload.ok_or_else(|| PayloadError::Missing {
+        rpc: rpc.to_owned(),
+    })?;
+    serde_json::from_str(raw.get()).map_err(|e| PayloadError::Invalid {
+        rpc: rpc.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// `pageInfo` of a `PullResponse` (§4.5). `MoreUnknown` is never produced.
@@ -257,39 +271,88 @@ impl SyncError {
         }
     }
 
-    pub fn encode(&self) -> String {
+    /// The error's `_tag` on the wire (the client's `SyncBackend` error classes).
+    pub fn tag(&self) -> &'static str {
         match self {
+            SyncError::ServerAhead { .. } => "ServerAheadError",
+            SyncError::BackendIdMismatch { .. } => "BackendIdMismatchError",
+            SyncError::Unknown { .. } | SyncError::Storage { .. } => "UnknownError",
+        }
+    }
+
+    /// What logs and metrics call it: the tag, or the cause's name of an `UnknownError`.
+    pub fn name(&self) -> &str {
+        match self {
+            SyncError::Unknown { name, .. } => name,
+            SyncError::Storage { .. } => "StorageError",
+            other => other.tag(),
+        }
+    }
+
+    /// The error as the client decodes it (`_tag` last, as the reference writes it).
+    pub fn encode(&self) -> String {
+        let tag = self.tag();
+        let text = match self {
             SyncError::ServerAhead {
                 minimum_expected_num,
                 provided_num,
-            } => format!(
-                r#"{{"minimumExpectedNum":{minimum_expected_num},"providedNum":{provided_num},"_tag":"ServerAheadError"}}"#
-            ),
+            } => serde_json::to_string(&ServerAheadWire {
+                minimum_expected_num: *minimum_expected_num,
+                provided_num: *provided_num,
+                tag,
+            }),
             SyncError::BackendIdMismatch { expected, received } => {
-                let mut s = String::from(r#"{"expected":"#);
-                push_json_str(&mut s, expected);
-                s.push_str(r#","received":"#);
-                push_json_str(&mut s, received);
-                s.push_str(r#","_tag":"BackendIdMismatchError"}"#);
-                s
+                serde_json::to_string(&BackendIdMismatchWire {
+                    expected,
+                    received,
+                    tag,
+                })
             }
-            SyncError::Unknown { name, message } => unknown_error(name, message),
-            SyncError::Storage { incident, .. } => unknown_error(
-                "StorageError",
-                &format!(
-                    "Storage unavailable (incident {incident}: the server's log has the details)"
-                ),
-            ),
-        }
+            SyncError::Unknown { name, message } => serde_json::to_string(&UnknownWire {
+                cause: Cause { name, message },
+                tag,
+            }),
+            SyncError::Storage { incident, .. } => serde_json::to_string(&UnknownWire {
+                cause: Cause {
+                    name: self.name(),
+                    message: &format!(
+                        "Storage unavailable (incident {incident}: the server's log has the details)"
+                    ),
+                },
+                tag,
+            }),
+        };
+        // strings and integers always serialize
+        text.unwrap_or_default()
     }
 }
 
-/// `{"cause":{"name":…,"message":…},"_tag":"UnknownError"}`.
-fn unknown_error(name: &str, message: &str) -> String {
-    let mut s = String::from(r#"{"cause":{"name":"#);
-    push_json_str(&mut s, name);
-    s.push_str(r#","message":"#);
-    push_json_str(&mut s, message);
-    s.push_str(r#"},"_tag":"UnknownError"}"#);
-    s
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerAheadWire {
+    minimum_expected_num: i64,
+    provided_num: i64,
+    #[serde(rename = "_tag")]
+    tag: &'static str,
+}
+
+#[derive(Serialize)]
+struct BackendIdMismatchWire<'a> {
+    expected: &'a str,
+    received: &'a str,
+    #[serde(rename = "_tag")]
+    tag: &'static str,
+}
+
+#[derive(Serialize)]
+struct UnknownWire<'a> {
+    cause: Cause<'a>,
+    #[serde(rename = "_tag")]
+    tag: &'static str,
+}
+
+#[derive(Serialize)]
+struct Cause<'a> {
+    name: &'a str,
+    message: &'a str,
 }

@@ -73,14 +73,13 @@ pub enum Node {
     Object(Vec<(String, Node)>),
 }
 
-/// Why bytes are not msgpackr MessagePack we understand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError(pub String);
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid MessagePack: {}", self.0)
-    }
+/// Why bytes are not msgpackr MessagePack we understand, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid MessagePack: {reason} at byte {at}")]
+pub struct DecodeError {
+    pub reason: String,
+    /// Offset of the byte where decoding stopped.
+    pub at: usize,
 }
 
 /// Every top-level value of `bytes`, as `Unpackr.unpackMultiple` returns them.
@@ -152,7 +151,10 @@ impl<'a> Reader<'a> {
     }
 
     fn fail(&self, what: impl fmt::Display) -> DecodeError {
-        DecodeError(format!("{what} at byte {}", self.at()))
+        DecodeError {
+            reason: what.to_string(),
+            at: self.at(),
+        }
     }
 
     /// A fixed-size datum after a marker, read by `rmp`.
@@ -1001,7 +1003,7 @@ mod tests {
             assert!(decode_all(&hex(bad)).is_err(), "{bad}");
         }
         let deep = [vec![0x91; 200], vec![0x01]].concat();
-        assert!(decode_all(&deep).unwrap_err().0.contains("deeper"));
+        assert!(decode_all(&deep).unwrap_err().reason.contains("deeper"));
     }
 
     /// Heap bytes allocated by this thread: a counting allocator for the tests of this binary
@@ -1080,8 +1082,8 @@ mod tests {
         assert!(bomb.len() < 300_000, "{}", bomb.len());
         let (result, peak) = counting::peak(|| decode_all(&bomb));
         let err = result.unwrap_err();
-        assert!(err.0.contains("would exceed"), "{err}");
-        assert!(err.0.contains("records repeating their keys"), "{err}");
+        assert!(err.reason.contains("would exceed"), "{err}");
+        assert!(err.reason.contains("records repeating their keys"), "{err}");
         // refused within its budget (8 × input + 1 MiB of JSON, ~1.6 MB here)
         assert!(
             peak < 8 * budget(bomb.len()),
@@ -1153,7 +1155,7 @@ mod tests {
             *b = 0x01;
         }
         let result = decode_all(&bomb);
-        assert!(result.is_err_and(|e| e.0.contains("would exceed")));
+        assert!(result.is_err_and(|e| e.reason.contains("would exceed")));
     }
 
     #[test]
@@ -1162,7 +1164,10 @@ mod tests {
         let one = records_of(4, 200, 1_000);
         let many: Vec<u8> = one.repeat(64);
         assert!(decode_all(&one).is_ok());
-        assert!(decode_all(&many).unwrap_err().0.contains("would exceed"));
+        assert!(decode_all(&many)
+            .unwrap_err()
+            .reason
+            .contains("would exceed"));
     }
 
     fn nested_arrays(depth: usize) -> String {
@@ -1311,7 +1316,7 @@ mod tests {
     }
 
     /// A DO-RPC pull stream piece carrying one event whose args nest `depth` levels.
-    fn chunk_with_args(depth: usize) -> Result<Vec<u8>, String> {
+    fn chunk_with_args(depth: usize) -> Result<Vec<u8>, crate::protocol::do_rpc::EncodeError> {
         let args = format!("{}{}", r#"{"a":["#.repeat(depth / 2), "1");
         let args = format!("{args}{}", "]}".repeat(depth / 2));
         let args = if depth % 2 == 1 {
@@ -1341,6 +1346,6 @@ mod tests {
         assert!(chunk_with_args(MAX_JSON_DEPTH - 5).is_ok());
         // beyond: an error naming the limit
         let err = chunk_with_args(MAX_JSON_DEPTH - 4).unwrap_err();
-        assert!(err.contains("nested deeper than 512"), "{err}");
+        assert!(err.to_string().contains("nested deeper than 512"), "{err}");
     }
 }

@@ -16,14 +16,14 @@ pub struct RequestId(String);
 
 impl RequestId {
     /// Accepts a JSON string or a JSON integer, the two id types Effect RPC clients send.
-    pub fn from_raw(raw: &RawValue) -> Result<Self, String> {
+    pub fn from_raw(raw: &RawValue) -> Result<Self, FrameError> {
         let text = raw.get();
         match text.as_bytes().first() {
             Some(b'"') => Ok(RequestId(text.to_owned())),
             Some(b'-' | b'0'..=b'9') if !text.contains(['.', 'e', 'E']) => {
                 Ok(RequestId(text.to_owned()))
             }
-            _ => Err(format!("Invalid request id: {text}")),
+            _ => Err(FrameError::InvalidRequestId(text.to_owned())),
         }
     }
 
@@ -75,9 +75,23 @@ pub enum ClientMessage<'a> {
     Eof,
 }
 
-/// Why a frame could not be understood. Answered with a connection-level `Defect`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameError(pub String);
+/// Why a frame could not be understood. Answered with a connection-level `Defect` carrying its
+/// text (the reference's texts, where it has one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("Invalid JSON: {0}")]
+    InvalidJson(String),
+    /// JSON, but not the shape of any message.
+    #[error("Invalid message: {0}")]
+    InvalidMessage(String),
+    #[error("Missing {0}")]
+    Missing(&'static str),
+    #[error("Invalid request id: {0}")]
+    InvalidRequestId(String),
+    /// A `_tag` (or a request's `tag`) that is none of ours; `None` when it is absent.
+    #[error("Unknown request tag: {}", .0.as_deref().unwrap_or("undefined"))]
+    UnknownTag(Option<String>),
+}
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -102,22 +116,19 @@ impl<'a> ClientMessage<'a> {
             // The reference answers a JSON array with this text (t09); anything else that is not
             // an object is just as unknown.
             return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-                Ok(_) => FrameError("Unknown request tag: undefined".into()),
-                Err(e) => FrameError(format!("Invalid JSON: {e}")),
+                Ok(_) => FrameError::UnknownTag(None),
+                Err(e) => FrameError::InvalidJson(e.to_string()),
             });
         }
         let env: Envelope<'a> =
-            serde_json::from_str(text).map_err(|e| FrameError(format!("Invalid message: {e}")))?;
-        let id_of = |raw: Option<&RawValue>, field: &str| -> Result<RequestId, FrameError> {
-            let raw = raw.ok_or_else(|| FrameError(format!("Missing {field}")))?;
-            RequestId::from_raw(raw).map_err(FrameError)
+            serde_json::from_str(text).map_err(|e| FrameError::InvalidMessage(e.to_string()))?;
+        let id_of = |raw: Option<&RawValue>, field| -> Result<RequestId, FrameError> {
+            RequestId::from_raw(raw.ok_or(FrameError::Missing(field))?)
         };
         match env.kind.as_deref() {
             Some("Request") => {
                 let id = id_of(env.id, "id")?;
-                let tag = env
-                    .tag
-                    .ok_or_else(|| FrameError("Unknown request tag: undefined".into()))?;
+                let tag = env.tag.ok_or(FrameError::UnknownTag(None))?;
                 Ok(ClientMessage::Request(RpcRequest {
                     id,
                     tag,
@@ -131,8 +142,8 @@ impl<'a> ClientMessage<'a> {
             )?)),
             Some("Ping") => Ok(ClientMessage::Ping),
             Some("Eof") => Ok(ClientMessage::Eof),
-            Some(other) => Err(FrameError(format!("Unknown request tag: {other}"))),
-            None => Err(FrameError("Unknown request tag: undefined".into())),
+            Some(other) => Err(FrameError::UnknownTag(Some(other.to_owned()))),
+            None => Err(FrameError::UnknownTag(None)),
         }
     }
 }

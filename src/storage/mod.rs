@@ -70,7 +70,10 @@ pub enum StorageKind {
 
 impl StorageKind {
     /// From `STORAGE` and `D1_BINDING`.
-    pub fn parse(storage: Option<&str>, d1_binding: Option<&str>) -> Result<StorageKind, String> {
+    pub fn parse(
+        storage: Option<&str>,
+        d1_binding: Option<&str>,
+    ) -> Result<StorageKind, crate::vars::ConfigError> {
         match storage.map(str::trim).unwrap_or("") {
             "" | "do-sqlite" => Ok(StorageKind::DurableObjectSqlite),
             "d1" => Ok(StorageKind::D1 {
@@ -80,7 +83,11 @@ impl StorageKind {
                     .unwrap_or(DEFAULT_D1_BINDING)
                     .to_owned(),
             }),
-            other => Err(format!("STORAGE must be do-sqlite or d1, got {other:?}")),
+            other => Err(crate::vars::ConfigError::invalid(
+                "STORAGE",
+                "do-sqlite or d1",
+                other,
+            )),
         }
     }
 
@@ -192,6 +199,7 @@ mod tests {
         );
         assert!(StorageKind::parse(Some("kv"), None)
             .unwrap_err()
+            .to_string()
             .contains("STORAGE"));
     }
 

@@ -28,12 +28,7 @@ pub struct Refusal(pub String);
 
 impl Refusal {
     pub(crate) fn of(e: &SyncError) -> Refusal {
-        Refusal(match e {
-            SyncError::ServerAhead { .. } => "ServerAheadError".to_owned(),
-            SyncError::BackendIdMismatch { .. } => "BackendIdMismatchError".to_owned(),
-            SyncError::Unknown { name, .. } => name.clone(),
-            SyncError::Storage { .. } => "StorageError".to_owned(),
-        })
+        Refusal(e.name().to_owned())
     }
 }
 

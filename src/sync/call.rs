@@ -26,7 +26,9 @@ pub enum Call {
         push: PushRequest,
     },
     /// HTTP and DO-RPC ping with a request (WebSocket pings are frames of their own).
-    Ping { id: RequestId },
+    Ping {
+        id: RequestId,
+    },
 }
 
 /// How a pull ends once its history is sent.
@@ -115,7 +117,7 @@ impl Call {
                     return Err(Rejection::reply(rpc::exit_failure(&id, &e.encode())));
                 }
                 let pull: PullRequest = decode_payload(tag, request.payload)
-                    .map_err(|e| Rejection::reply(rpc::exit_die(&id, &e)))?;
+                    .map_err(|e| Rejection::reply(rpc::exit_die(&id, &e.to_string())))?;
                 let mode = match (transport, pull.live) {
                     (Transport::WebSocket, Some(true)) => PullMode::Live,
                     (Transport::WebSocket, Some(false)) | (Transport::Http, _) => PullMode::Once,
@@ -134,7 +136,7 @@ impl Call {
             Rpc::Push => match decode_payload(tag, request.payload) {
                 Ok(push) => Ok(Call::Push { id, push }),
                 Err(e) => Err(Rejection {
-                    reply: rpc::exit_die(&id, &e),
+                    reply: rpc::exit_die(&id, &e.to_string()),
                     activity: Some(Activity::Push {
                         events: 0,
                         outcome: Err(Refusal("InvalidPayload".into())),

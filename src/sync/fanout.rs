@@ -214,16 +214,18 @@ mod tests {
         assert!(fanout.drops(&ack));
         assert!(!fanout.drops(&ping));
         let mut paced = live(&[1]);
-        paced.pending_pulls.push(crate::sync::connection::PendingPull {
-            id: id(9),
-            after: 0,
-            until: 5,
-            remaining: 5,
-            live: true,
-            unacked: 8,
-            sent: 8,
-            caller: None,
-        });
+        paced
+            .pending_pulls
+            .push(crate::sync::connection::PendingPull {
+                id: id(9),
+                after: 0,
+                until: 5,
+                remaining: 5,
+                live: true,
+                unacked: 8,
+                sent: 8,
+                caller: None,
+            });
         fanout.note_change(&paced.live_pulls.clone(), &paced);
         assert!(!fanout.drops(&ack), "a paced pull needs its Acks");
         assert!(fanout.needs_store(&paced, &ack));

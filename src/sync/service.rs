@@ -49,7 +49,7 @@ impl<L: EventLog> Store<L> {
         let message = match message {
             Ok(m) => m,
             Err(e) => {
-                out(Output::Reply(rpc::defect_frame(&e.0)));
+                out(Output::Reply(rpc::defect_frame(&e.to_string())));
                 return false;
             }
         };

@@ -7,16 +7,22 @@ pub fn registry_name(subject: &str) -> String {
     format!("\u{0}subject:{subject}")
 }
 
+/// A subject that may open no more stores (answered `403` with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("This token's subject has opened {opened} stores, the most allowed (MAX_STORES_PER_SUBJECT={max})")]
+pub struct StoreLimitReached {
+    pub opened: u64,
+    pub max: u64,
+}
+
 /// Whether a subject that has opened `opened` stores (`known`: this one among them) may open this
 /// one under `max`: `Ok(true)` to record it, `Ok(false)` when it is known already, or the refusal.
-pub fn admit_store(known: bool, opened: u64, max: u64) -> Result<bool, String> {
+pub fn admit_store(known: bool, opened: u64, max: u64) -> Result<bool, StoreLimitReached> {
     if known {
         return Ok(false);
     }
     if opened >= max {
-        return Err(format!(
-            "This token's subject has opened {opened} stores, the most allowed (MAX_STORES_PER_SUBJECT={max})"
-        ));
+        return Err(StoreLimitReached { opened, max });
     }
     Ok(true)
 }
@@ -31,6 +37,7 @@ mod tests {
         assert_eq!(admit_store(false, 1, 2), Ok(true));
         assert!(admit_store(false, 2, 2)
             .unwrap_err()
+            .to_string()
             .contains("MAX_STORES_PER_SUBJECT=2"));
         assert_eq!(
             admit_store(true, 2, 2),

@@ -3,9 +3,9 @@
 
 use worker::{SqlStorage, SqlStorageValue};
 
+use crate::storage::StorageError;
 use crate::storage::{reconcile_head, schema};
 use crate::sync::backend_id;
-use crate::storage::StorageError;
 
 use super::{int, rows, text};
 

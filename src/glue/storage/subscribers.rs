@@ -12,10 +12,14 @@ use super::{int, rows, text};
 
 /// Every subscriber, oldest first.
 pub fn load(sql: &SqlStorage) -> Result<Vec<RpcSubscription>, StorageError> {
-    let exists = rows(sql, schema::TABLE_EXISTS, vec![schema::RPC_SUBSCRIBERS.into()])?
-        .first()
-        .and_then(|r| int(r.first()?))
-        .unwrap_or(0)
+    let exists = rows(
+        sql,
+        schema::TABLE_EXISTS,
+        vec![schema::RPC_SUBSCRIBERS.into()],
+    )?
+    .first()
+    .and_then(|r| int(r.first()?))
+    .unwrap_or(0)
         > 0;
     if !exists {
         return Ok(Vec::new());
@@ -53,7 +57,11 @@ pub fn upsert(sql: &SqlStorage, s: &RpcSubscription, now: String) -> Result<(), 
 
 /// Forgets the subscriber that is the object `durable_object_id`.
 pub fn delete(sql: &SqlStorage, durable_object_id: &str) -> Result<(), StorageError> {
-    rows(sql, schema::DELETE_RPC_SUBSCRIBER, vec![durable_object_id.into()])?;
+    rows(
+        sql,
+        schema::DELETE_RPC_SUBSCRIBER,
+        vec![durable_object_id.into()],
+    )?;
     Ok(())
 }
 
