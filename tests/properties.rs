@@ -619,7 +619,9 @@ fn random_sessions_keep_every_acknowledged_event() {
                             for (k, frame) in fan_out(conns.iter().enumerate(), &b) {
                                 let v: Value = serde_json::from_str(&frame).unwrap();
                                 let id = v["requestId"].as_str().unwrap().to_owned();
-                                seen.entry((k, id)).or_default().extend(ids(&v["values"][0]));
+                                seen.entry((k, id))
+                                    .or_default()
+                                    .extend(ids(&v["values"][0]));
                             }
                         }
                         Output::Activity(_) => {}

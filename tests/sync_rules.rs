@@ -8,10 +8,7 @@ use livestore_sync_rs::transport::Transport;
 use serde_json::{json, Value};
 
 /// A non-live pull, acknowledging every chunk as the client does, until its Exit.
-fn pull_all(
-    store: &mut livestore_sync_rs::sync::Store<MemLog>,
-    cursor: Option<i64>,
-) -> Vec<Value> {
+fn pull_all(store: &mut livestore_sync_rs::sync::Store<MemLog>, cursor: Option<i64>) -> Vec<Value> {
     let mut conn = Connection::default();
     let mut replies = ws(store, &mut conn, &pull_frame("9", cursor, false)).replies;
     let mut responses = Vec::new();

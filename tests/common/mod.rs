@@ -5,13 +5,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use livestore_sync_rs::protocol::messages::Event;
-use livestore_sync_rs::storage::{EventLog, LogSummary, StorageError, StoredEvent};
 use livestore_sync_rs::protocol::rpc::ClientMessage;
+use livestore_sync_rs::storage::{EventLog, LogSummary, StorageError, StoredEvent};
 use livestore_sync_rs::sync::fanout::{Fanout, SocketIndex};
 use livestore_sync_rs::sync::pull::{HistoryStep, HttpHistory};
+use livestore_sync_rs::sync::Limits;
 use livestore_sync_rs::sync::{Connection, Output, Store};
 use livestore_sync_rs::transport::Transport;
-use livestore_sync_rs::sync::Limits;
 
 #[derive(Default)]
 pub struct MemLog {
@@ -242,9 +242,14 @@ pub fn fan_out<'a, K: Clone>(
 ) -> Vec<(K, String)> {
     let index = SocketIndex::from_connections(sockets.into_iter().map(|(k, c)| (k, c.clone())));
     let mut frames = Vec::new();
-    let expired = index.broadcast(pull_response, 0, |f| f, |k, f| {
-        frames.push((k.clone(), f.clone()));
-    });
+    let expired = index.broadcast(
+        pull_response,
+        0,
+        |f| f,
+        |k, f| {
+            frames.push((k.clone(), f.clone()));
+        },
+    );
     assert!(expired.is_empty(), "test sockets have no deadline");
     frames
 }
