@@ -186,12 +186,19 @@ impl AnyLog {
     }
 }
 
+/// Runs the same call on whichever log `self` is.
+macro_rules! on_log {
+    ($self:expr, $log:ident => $call:expr) => {
+        match $self {
+            AnyLog::Sql($log) => $call,
+            AnyLog::D1($log) => $call,
+        }
+    };
+}
+
 impl EventLog for AnyLog {
     async fn count_between(&self, after: i64, until: i64) -> Result<u64, StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.count_between(after, until).await,
-            AnyLog::D1(l) => l.count_between(after, until).await,
-        }
+        on_log!(self, l => l.count_between(after, until).await)
     }
 
     async fn read_between(
@@ -200,10 +207,7 @@ impl EventLog for AnyLog {
         until: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.read_between(after, until, limit).await,
-            AnyLog::D1(l) => l.read_between(after, until, limit).await,
-        }
+        on_log!(self, l => l.read_between(after, until, limit).await)
     }
 
     async fn append(
@@ -212,10 +216,7 @@ impl EventLog for AnyLog {
         created_at: &str,
         new_head: i64,
     ) -> Result<(), StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.append(batch, created_at, new_head).await,
-            AnyLog::D1(l) => l.append(batch, created_at, new_head).await,
-        }
+        on_log!(self, l => l.append(batch, created_at, new_head).await)
     }
 
     async fn append_stored(
@@ -223,24 +224,15 @@ impl EventLog for AnyLog {
         events: &[StoredEvent],
         new_head: i64,
     ) -> Result<(), StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.append_stored(events, new_head).await,
-            AnyLog::D1(l) => l.append_stored(events, new_head).await,
-        }
+        on_log!(self, l => l.append_stored(events, new_head).await)
     }
 
     async fn summary(&self) -> Result<LogSummary, StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.summary().await,
-            AnyLog::D1(l) => l.summary().await,
-        }
+        on_log!(self, l => l.summary().await)
     }
 
     async fn reset(&self, backend_id: &str) -> Result<(), StorageError> {
-        match self {
-            AnyLog::Sql(l) => l.reset(backend_id).await,
-            AnyLog::D1(l) => l.reset(backend_id).await,
-        }
+        on_log!(self, l => l.reset(backend_id).await)
     }
 }
 
