@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, nextId, pullRequest, rawCollectPull, rawConnect, rawPush, seqNumsOf, sleep, useServer } from './harness.mjs'
+import { encodedFailure, ev, evRange, failureOf, freshStoreId, makeClient, nextId, pullRequest, rawCollectPull, rawConnect, rawPush, seqNumsOf, useServer } from './harness.mjs'
 
 const server = useServer()
 
@@ -82,7 +82,6 @@ test('raw: mismatching backendId on push (even with a wrong parent) and on a liv
       seqNumsOf(responses),
       [4],
     )
-    await sleep(100)
   } finally {
     await conn.close()
   }
