@@ -5,7 +5,7 @@ use crate::admin::access::AdminAccess;
 use crate::auth::parse_leeway;
 use crate::http::transports::EnabledTransports;
 use crate::log::Level;
-use crate::storage::{StorageKind, DEFAULT_D1_BINDING};
+use crate::storage::{d1_binding_name, StorageKind};
 use crate::sync::limits::{
     Limits, DEFAULT_MAX_ARGS_DEPTH, DEFAULT_MAX_PULLS_PER_SOCKET, DEFAULT_MAX_PUSH_EVENTS,
     DEFAULT_MAX_RESPONSE_BYTES, MAX_ARGS_DEPTH_CEILING, MAX_PULLS_PER_SOCKET_CEILING,
@@ -183,10 +183,7 @@ impl Config {
             extra_headers,
             admin: AdminAccess::from_secret(lookup("ADMIN_SECRET")),
             jwt_leeway_seconds: parse_leeway(lookup("JWT_LEEWAY_SECONDS")).unwrap_or(0),
-            d1_binding: lookup("D1_BINDING")
-                .map(|b| b.trim().to_owned())
-                .filter(|b| !b.is_empty())
-                .unwrap_or_else(|| DEFAULT_D1_BINDING.to_owned()),
+            d1_binding: d1_binding_name(lookup("D1_BINDING").as_deref()),
             fault_injection: if cfg!(feature = "fault-injection") {
                 lookup("FAULT_INJECTION")
             } else {

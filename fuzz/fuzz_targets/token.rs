@@ -80,26 +80,17 @@ fuzz_target!(|data: &[u8]| {
             let split = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
             signed(&rest[..split], rest.get(split + 1..).unwrap_or_default())
         };
+        let check = |presented: Presented<'_>| authorize(config, "store-1", &presented, NOW);
         let payload = serde_json::json!({ "authToken": token });
-        let in_payload = authorize(
-            config,
-            "store-1",
-            &Presented {
-                payload: Some(&payload),
-                ..Presented::default()
-            },
-            NOW,
-        );
+        let in_payload = check(Presented {
+            payload: Some(&payload),
+            ..Presented::default()
+        });
         let header = format!("Bearer {token}");
-        let in_header = authorize(
-            config,
-            "store-1",
-            &Presented {
-                authorization: Some(&header),
-                ..Presented::default()
-            },
-            NOW,
-        );
+        let in_header = check(Presented {
+            authorization: Some(&header),
+            ..Presented::default()
+        });
         // the same token, the same answer, wherever it is carried (the header is trimmed)
         if token.trim() == token && !token.is_empty() && !token.contains(char::is_whitespace) {
             assert_eq!(in_payload, in_header, "{token}");

@@ -58,6 +58,15 @@ impl std::error::Error for StorageError {}
 /// Default of `D1_BINDING`: the binding name of the reference's D1 option.
 pub const DEFAULT_D1_BINDING: &str = "DB";
 
+/// `D1_BINDING`, trimmed; [`DEFAULT_D1_BINDING`] when unset or blank.
+pub fn d1_binding_name(value: Option<&str>) -> String {
+    value
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or(DEFAULT_D1_BINDING)
+        .to_owned()
+}
+
 /// Where a store's event log lives (`STORAGE`). `context_7` (head and backendId) always stays in
 /// the object's own SQLite, as the reference keeps it (PROTOCOL.md §8 "D1 option").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +86,7 @@ impl StorageKind {
         match storage.map(str::trim).unwrap_or("") {
             "" | "do-sqlite" => Ok(StorageKind::DurableObjectSqlite),
             "d1" => Ok(StorageKind::D1 {
-                binding: d1_binding
-                    .map(str::trim)
-                    .filter(|b| !b.is_empty())
-                    .unwrap_or(DEFAULT_D1_BINDING)
-                    .to_owned(),
+                binding: d1_binding_name(d1_binding),
             }),
             other => Err(crate::vars::ConfigError::invalid(
                 "STORAGE",
