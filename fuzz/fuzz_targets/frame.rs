@@ -1,4 +1,4 @@
-//! A WebSocket text frame or HTTP body as the sync service reads it (src/sync/service.rs): the
+//! A WebSocket text frame or HTTP body as the sync service reads it (src/sync/call.rs, src/sync/service.rs): the
 //! Effect RPC envelope, then the payload of a Pull, Push or Ping, then what is echoed back (the
 //! request id in an answer, each pushed event as it would be stored and sent again).
 #![no_main]
