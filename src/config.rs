@@ -64,7 +64,7 @@ pub struct Config {
 }
 
 /// Default of `FIRST_REQUEST_TIMEOUT_SECONDS`.
-pub const DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS: u64 = 10;
+pub const DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS: usize = 10;
 
 /// Default of `MAX_MESSAGE_BYTES`: 4 MiB. Cloudflare accepts WebSocket messages up to 32 MiB,
 /// but a message is decoded, encoded for broadcast and bound to SQL, several copies in all, in an
@@ -78,8 +78,10 @@ pub use crate::vars::ConfigError;
 use crate::vars::{parse_bool, parse_bounded, parse_size};
 
 impl Config {
+    // One variable per statement, read top to bottom: splitting it would only scatter the list.
+    #[allow(clippy::too_many_lines)]
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let cors = parse_bool("ENABLE_CORS", lookup("ENABLE_CORS"), true)?;
+        let cors = parse_bool("ENABLE_CORS", lookup("ENABLE_CORS").as_deref(), true)?;
         let max_response_bytes = parse_size(
             "MAX_RESPONSE_BYTES",
             lookup("MAX_RESPONSE_BYTES"),
@@ -110,7 +112,7 @@ impl Config {
         let first_request_timeout = parse_size(
             "FIRST_REQUEST_TIMEOUT_SECONDS",
             lookup("FIRST_REQUEST_TIMEOUT_SECONDS"),
-            DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS as usize,
+            DEFAULT_FIRST_REQUEST_TIMEOUT_SECONDS,
             0,
         )?;
         let log_level = Level::parse(lookup("LOG_LEVEL").as_deref())?;
@@ -166,8 +168,9 @@ impl Config {
             log_level,
             storage,
             metrics_binding,
-            first_request_timeout_ms: (first_request_timeout > 0)
-                .then(|| (first_request_timeout.min(86_400) as i64) * 1000),
+            first_request_timeout_ms: (first_request_timeout > 0).then(|| {
+                i64::try_from(first_request_timeout.min(86_400)).map_or(86_400_000, |s| s * 1000)
+            }),
             limits: Limits {
                 max_response_bytes,
                 max_push_events,
@@ -182,7 +185,7 @@ impl Config {
             max_stores_per_subject,
             extra_headers,
             admin: AdminAccess::from_secret(lookup("ADMIN_SECRET")),
-            jwt_leeway_seconds: parse_leeway(lookup("JWT_LEEWAY_SECONDS")).unwrap_or(0),
+            jwt_leeway_seconds: parse_leeway(lookup("JWT_LEEWAY_SECONDS").as_deref()).unwrap_or(0),
             d1_binding: d1_binding_name(lookup("D1_BINDING").as_deref()),
             fault_injection: if cfg!(feature = "fault-injection") {
                 lookup("FAULT_INJECTION")

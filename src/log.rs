@@ -23,7 +23,7 @@ pub fn random_hex(bytes: usize) -> String {
     if getrandom::fill(&mut buf).is_err() {
         return "unknown".to_owned();
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower_hex(&buf)
 }
 
 /// How much is written, from least to most.
@@ -39,7 +39,7 @@ impl Level {
     /// `LOG_LEVEL`: `error`, `warn`, `info` (the default) or `debug`.
     pub fn parse(value: Option<&str>) -> Result<Level, crate::vars::ConfigError> {
         match value.map(str::trim).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") | Some("info") => Ok(Level::Info),
+            None | Some("" | "info") => Ok(Level::Info),
             Some("error") => Ok(Level::Error),
             Some("warn" | "warning") => Ok(Level::Warn),
             Some("debug") => Ok(Level::Debug),
@@ -88,19 +88,30 @@ impl Line {
         self.text.push(':');
     }
 
+    #[must_use]
     pub fn str(mut self, key: &str, value: &str) -> Line {
         self.key(key);
         push_json_str(&mut self.text, value);
         self
     }
 
+    #[must_use]
     pub fn int(mut self, key: &str, value: i64) -> Line {
         self.key(key);
         let _ = write!(self.text, "{value}");
         self
     }
 
+    /// A count (events, pushes): never negative.
+    #[must_use]
+    pub fn count(mut self, key: &str, value: u64) -> Line {
+        self.key(key);
+        let _ = write!(self.text, "{value}");
+        self
+    }
+
     /// A duration or other measurement, with at most 3 decimals.
+    #[must_use]
     pub fn num(mut self, key: &str, value: f64) -> Line {
         self.key(key);
         if value.is_finite() {
@@ -111,6 +122,7 @@ impl Line {
         self
     }
 
+    #[must_use]
     pub fn bool(mut self, key: &str, value: bool) -> Line {
         self.key(key);
         self.text.push_str(if value { "true" } else { "false" });

@@ -17,6 +17,8 @@ pub fn iso_utc(epoch_ms: i64) -> String {
 }
 
 /// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+// `day` is 1..=31 and `month` 1..=12 by construction: the casts cannot truncate or change sign
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -77,10 +77,10 @@ pub fn parse_bounded(
 /// `true`/`false` (also `1`/`0`, `yes`/`no`); `default` when unset or blank.
 pub fn parse_bool(
     name: &'static str,
-    value: Option<String>,
+    value: Option<&str>,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::trim) {
+    match value.map(str::trim) {
         None | Some("") => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no") => Ok(false),

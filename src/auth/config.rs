@@ -47,8 +47,8 @@ pub struct AuthConfig {
 }
 
 /// `JWT_LEEWAY_SECONDS`, on its own: the Durable Object needs only this to re-check expiry.
-pub fn parse_leeway(value: Option<String>) -> Result<i64, ConfigError> {
-    match value.as_deref().map(str::trim) {
+pub fn parse_leeway(value: Option<&str>) -> Result<i64, ConfigError> {
+    match value.map(str::trim) {
         None | Some("") => Ok(0),
         Some(v) => v
             .parse::<i64>()
@@ -128,10 +128,11 @@ impl AuthConfig {
                 .filter(|v| !v.is_empty())
         };
         let mut problems = Vec::new();
-        let leeway_seconds = parse_leeway(get("JWT_LEEWAY_SECONDS")).unwrap_or_else(|e| {
-            problems.push(e.to_string());
-            0
-        });
+        let leeway_seconds =
+            parse_leeway(get("JWT_LEEWAY_SECONDS").as_deref()).unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                0
+            });
         let require_exp = match get("JWT_REQUIRE_EXP").as_deref() {
             None | Some("true") => true,
             Some("false") => false,

@@ -16,6 +16,8 @@ pub use config::{parse_leeway, parse_origins, AuthConfig, AuthMode, AUTH_VARIABL
 pub use keys::KeyError;
 pub use rights::{PushRights, RIGHTS_HEADER};
 
+use std::fmt::Write as _;
+
 use jwt_compact::{Claims, UntrustedToken};
 use serde_json::{Map, Value};
 
@@ -177,10 +179,10 @@ pub fn authorize(
             config.payload_field
         );
         if let Some(header) = &config.token_header {
-            sources.push_str(&format!(", the {header} header"));
+            let _ = write!(sources, ", the {header} header");
         }
         if let Some(cookie) = &config.token_cookie {
-            sources.push_str(&format!(", the cookie `{cookie}`"));
+            let _ = write!(sources, ", the cookie `{cookie}`");
         }
         AuthError::Unauthorized(format!("Missing token: send a JWT in {sources}"))
     })?;

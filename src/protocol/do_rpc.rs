@@ -37,7 +37,7 @@ fn collect_requests(value: Node, depth: u8, out: &mut Vec<Node>) {
             }
         }
         Node::Object(_) if value.get("_tag") == Some(&Node::Str("Request".into())) => {
-            out.push(value)
+            out.push(value);
         }
         _ => {}
     }

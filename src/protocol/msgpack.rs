@@ -101,7 +101,7 @@ pub fn decode_all(bytes: &[u8]) -> Result<Vec<Node>, DecodeError> {
     Ok(values)
 }
 
-/// The length of `s` as a JSON string, quotes and escapes included (as serde_json writes it).
+/// The length of `s` as a JSON string, quotes and escapes included (as `serde_json` writes it).
 fn json_str_len(s: &[u8]) -> usize {
     s.iter().fold(2usize, |n, b| {
         n.saturating_add(match b {
@@ -226,7 +226,7 @@ impl<'a> Reader<'a> {
     }
 
     /// One object of `structure`: its keys charged before they are copied, then its values.
-    fn record(&mut self, structure: Structure, depth: usize) -> Result<Node, DecodeError> {
+    fn record(&mut self, structure: &Structure, depth: usize) -> Result<Node, DecodeError> {
         self.charge(structure.cost)?;
         let mut entries = Vec::with_capacity(structure.keys.len());
         for key in structure.keys.iter() {
@@ -250,7 +250,7 @@ impl<'a> Reader<'a> {
             .collect::<Result<Vec<_>, _>>()?;
         let structure = Structure::new(keys);
         self.structures[usize::from(id - FIRST_ID)] = Some(structure.clone());
-        self.record(structure, depth)
+        self.record(&structure, depth)
     }
 
     fn value(&mut self, depth: usize) -> Result<Node, DecodeError> {
@@ -263,7 +263,7 @@ impl<'a> Reader<'a> {
         Ok(match marker {
             Marker::FixPos(n) if n >= FIRST_ID => {
                 match self.structures[usize::from(n - FIRST_ID)].clone() {
-                    Some(structure) => self.record(structure, depth)?,
+                    Some(structure) => self.record(&structure, depth)?,
                     // an id this value has not defined is the positive fixint
                     None => Node::Int(i64::from(n)),
                 }
@@ -410,26 +410,34 @@ impl Writer<'_> {
         let found = self.structures.iter().find(|(keys, _)| {
             keys.len() == entries.len() && keys.iter().zip(entries).all(|(k, (e, _))| k == e)
         });
-        match found {
-            Some((_, id)) => self.out.push(*id),
-            None => {
-                let id = FIRST_ID + (self.next % IDS) as u8;
-                self.next += 1;
-                let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-                self.structures.retain(|(_, used)| *used != id);
-                infallible(rmp::encode::write_ext_meta(self.out, 1, RECORD_EXT));
-                self.out.push(id);
-                infallible(rmp::encode::write_array_len(self.out, len(keys.len())));
-                for key in &keys {
-                    infallible(rmp::encode::write_str(self.out, key));
-                }
-                self.structures.push((keys, id));
-            }
+        if let Some((_, id)) = found {
+            self.out.push(*id);
+            return;
         }
+        // `self.next % IDS` is below 64: it fits a u8
+        #[allow(clippy::cast_possible_truncation)]
+        let id = FIRST_ID + (self.next % IDS) as u8;
+        self.next += 1;
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        self.structures.retain(|(_, used)| *used != id);
+        infallible(rmp::encode::write_ext_meta(self.out, 1, RECORD_EXT));
+        self.out.push(id);
+        infallible(rmp::encode::write_array_len(self.out, len(keys.len())));
+        for key in &keys {
+            infallible(rmp::encode::write_str(self.out, key));
+        }
+        self.structures.push((keys, id));
     }
 
     /// Integers as msgpackr writes them: never a fixint that could read as a record id, and
     /// float64 beyond 32 bits.
+    // each arm's range fits the type it casts to; beyond 32 bits msgpackr writes a float64, which
+    // holds every integer a JavaScript number can carry exactly
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     fn int(&mut self, i: i64) {
         use rmp::encode::{write_i16, write_i32, write_i8, write_nfix, write_pfix};
         use rmp::encode::{write_u16, write_u32, write_u8};
@@ -447,6 +455,8 @@ impl Writer<'_> {
         }
     }
 
+    // an integral float within ±2^32 converts to i64 exactly
+    #[allow(clippy::cast_possible_truncation)]
     fn float(&mut self, f: f64) {
         // JavaScript has one number type: an integral float is an integer to msgpackr
         if f.fract() == 0.0 && f.abs() <= 4_294_967_295.0 {
@@ -490,6 +500,8 @@ impl Node {
 }
 
 impl Serialize for Node {
+    // an integral float below 2^63 in magnitude converts to i64 exactly
+    #[allow(clippy::cast_possible_truncation)]
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Node::Undefined | Node::Null => serializer.serialize_unit(),
@@ -529,8 +541,8 @@ pub const MAX_JSON_DEPTH: usize = 512;
 
 /// JSON text to a [`Node`], without recursion: the arrays and objects being read are a stack.
 ///
-/// What `JSON.parse` makes of the text, where serde_json's parser would differ: numbers are
-/// correctly rounded (serde_json's default float parsing can be one unit in the last place off,
+/// What `JSON.parse` makes of the text, where `serde_json`'s parser would differ: numbers are
+/// correctly rounded (`serde_json`'s default float parsing can be one unit in the last place off,
 /// which would change an event's args on the way to a DO-RPC client); a number beyond the range
 /// of float64 is an infinity; a lone UTF-16 surrogate escape (`"\ud800"`, which `JSON.stringify`
 /// writes) becomes U+FFFD, as a UTF-8 encoder writes it; the last of duplicate keys wins, at the
@@ -549,7 +561,7 @@ enum Open {
 
 type Parsed<T> = Result<T, String>;
 
-impl<'a> JsonParser<'a> {
+impl JsonParser<'_> {
     fn fail<T>(&self, what: &str) -> Parsed<T> {
         Err(format!("{what} at byte {} of the JSON text", self.pos))
     }

@@ -83,7 +83,7 @@ impl StorageKind {
         storage: Option<&str>,
         d1_binding: Option<&str>,
     ) -> Result<StorageKind, crate::vars::ConfigError> {
-        match storage.map(str::trim).unwrap_or("") {
+        match storage.map_or("", str::trim) {
             "" | "do-sqlite" => Ok(StorageKind::DurableObjectSqlite),
             "d1" => Ok(StorageKind::D1 {
                 binding: d1_binding_name(d1_binding),
@@ -133,7 +133,7 @@ pub fn storage_conflict(
             Some(n) if n > 0 => ("do-sqlite", "D1 (STORAGE=d1)", n),
             _ => return None,
         },
-        _ => return None,
+        StorageKind::D1 { .. } => return None,
     };
     Some(format!(
         "this store has {n} events in {there}, but STORAGE={here}: refusing to serve it as an empty \

@@ -47,7 +47,7 @@ pub const UPSERT_CONTEXT: &str = r#"INSERT OR REPLACE INTO "context_7" ("storeId
 /// billed). The reference updates the head itself and is not disturbed by it (it sets the same
 /// value). The storeId is written as a hex blob, so no storeId can break out of the literal.
 pub fn create_head_trigger(table: &str, store_id: &str) -> String {
-    let hex: String = store_id.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hex::lower_hex(store_id.as_bytes());
     format!(
         r#"CREATE TRIGGER IF NOT EXISTS "livestore_rs_head_v2_{table}" AFTER INSERT ON "{table}" BEGIN UPDATE "context_7" SET "currentHead" = NEW."seqNum" WHERE "storeId" = CAST(X'{hex}' AS TEXT) AND "currentHead" < NEW."seqNum"; END"#
     )
@@ -128,11 +128,10 @@ pub const OTHER_CASE_TABLES: &str = r#"SELECT COUNT(*) FROM "sqlite_master" WHER
 /// `livestore_rs_eventlog_` + the storeId's UTF-8 bytes in lowercase hex — one name per storeId
 /// in any letter case, never one the reference makes.
 pub fn private_event_table_name(store_id: &str) -> String {
-    let mut name = String::from("livestore_rs_eventlog_");
-    for b in store_id.bytes() {
-        name.push_str(&format!("{b:02x}"));
-    }
-    name
+    format!(
+        "livestore_rs_eventlog_{}",
+        crate::hex::lower_hex(store_id.as_bytes())
+    )
 }
 
 /// The DO-RPC subscribers of the object's store (docs/do-rpc.md §4.4): one row per client

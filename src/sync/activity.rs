@@ -57,7 +57,7 @@ impl Activity {
                 let line = Line::new(self.level(), "push")
                     .str("store", store)
                     .str("transport", transport.as_str())
-                    .int("events", *events as i64);
+                    .count("events", *events as u64);
                 match outcome {
                     Ok(head) => line.bool("accepted", true).int("head", *head),
                     Err(why) => line.bool("accepted", false).str("refusal", &why.0),
@@ -71,7 +71,7 @@ impl Activity {
                 .str("store", store)
                 .str("transport", transport.as_str())
                 .int("after", *after)
-                .int("events", *events as i64)
+                .count("events", *events)
                 .bool("live", *live),
             Activity::StorageFailure { incident, detail } => {
                 Line::new(self.level(), "storage.error")
@@ -130,9 +130,9 @@ impl PushTally {
         }
         let line = Line::new(Level::Info, "pushes")
             .str("store", store)
-            .int("accepted", self.accepted as i64)
-            .int("refused", self.refused as i64)
-            .int("events", self.events as i64);
+            .count("accepted", self.accepted)
+            .count("refused", self.refused)
+            .count("events", self.events);
         let line = match self.head {
             Some(h) => line.int("head", h),
             None => line,
