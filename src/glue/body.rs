@@ -6,21 +6,27 @@ use worker::Request;
 
 use crate::protocol::rpc::{self, Unreadable};
 
-/// The body of `req` as text, or why it is refused (too large, not UTF-8).
-pub async fn read_text(req: &mut Request, max_bytes: usize) -> Result<String, Unreadable> {
-    let too_large = |n: String| {
-        Unreadable::TooLarge(format!(
-            "Body is {n} bytes; the limit is {max_bytes} bytes (MAX_MESSAGE_BYTES)"
-        ))
-    };
+fn too_large(n: impl std::fmt::Display, max_bytes: usize) -> Unreadable {
+    Unreadable::TooLarge(format!(
+        "Body is {n} bytes; the limit is {max_bytes} bytes (MAX_MESSAGE_BYTES)"
+    ))
+}
+
+/// The refusal of a body whose `Content-Length` alone is over `max_bytes` (nothing is read).
+pub fn declared_too_large(req: &Request, max_bytes: usize) -> Option<Unreadable> {
     let declared = req
         .headers()
         .get("Content-Length")
         .ok()
         .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = declared.filter(|n| *n > max_bytes as u64) {
-        return Err(too_large(n.to_string()));
+        .and_then(|v| v.trim().parse::<u64>().ok())?;
+    (declared > max_bytes as u64).then(|| too_large(declared, max_bytes))
+}
+
+/// The body of `req` as text, or why it is refused (too large, not UTF-8).
+pub async fn read_text(req: &mut Request, max_bytes: usize) -> Result<String, Unreadable> {
+    if let Some(refused) = declared_too_large(req, max_bytes) {
+        return Err(refused);
     }
     let mut bytes = Vec::new();
     let mut over = false;
@@ -38,7 +44,7 @@ pub async fn read_text(req: &mut Request, max_bytes: usize) -> Result<String, Un
         }
     }
     if over {
-        return Err(too_large(format!("more than {max_bytes}")));
+        return Err(too_large(format_args!("more than {max_bytes}"), max_bytes));
     }
     rpc::message_text(bytes, max_bytes)
 }

@@ -12,7 +12,7 @@ use crate::protocol::messages::SyncError;
 use crate::protocol::rpc::{self, ClientMessage};
 use crate::sync::attachment::Attachment;
 use crate::sync::call::Call;
-use crate::sync::closing::Closure;
+use crate::sync::closing::{echo_close_code, Closure};
 use crate::sync::fanout::SocketIndex;
 use crate::sync::Output;
 use crate::transport::Transport;
@@ -196,12 +196,7 @@ impl SyncBackendDO {
                 self.log.write(summary.str("instance", &self.log.instance));
             }
         }
-        let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
-            code as u16
-        } else {
-            1000
-        };
-        let _ = ws.close(Some(code), Some("closed"));
+        let _ = ws.close(Some(echo_close_code(code)), Some("closed"));
     }
 
     /// Sends one `PullResponse` to every live pull of every socket of this store, and queues it

@@ -150,18 +150,10 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
 
     // A body larger than MAX_MESSAGE_BYTES is refused here, from its Content-Length, before
     // anything reads it (the object refuses one without a length as it reads it).
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = declared.filter(|n| *n > config.max_message_bytes as u64) {
-        let reason = format!(
-            "Body is {n} bytes; the limit is {} bytes (MAX_MESSAGE_BYTES)",
-            config.max_message_bytes
-        );
+    if let Some(refused) = super::body::declared_too_large(&req, config.max_message_bytes) {
         return json_response(
             413,
-            &format!("[{}]", crate::protocol::rpc::defect_frame(&reason)),
+            &format!("[{}]", crate::protocol::rpc::defect_frame(refused.reason())),
         );
     }
 

@@ -481,7 +481,7 @@ impl Node {
         serde_json::to_string(self).unwrap_or_else(|_| "null".into())
     }
 
-    /// Parses JSON text as `JSON.parse` would, keeping the order of keys (see [`JsonParser`]).
+    /// Parses JSON text as `JSON.parse` would, keeping the order of keys (see `JsonParser`).
     /// At most [`MAX_JSON_DEPTH`] nested arrays and objects: deeper is an error saying so, never
     /// a stack overflow.
     pub fn from_json(text: &str) -> Result<Node, serde_json::Error> {

@@ -57,6 +57,16 @@ impl Closure {
     }
 }
 
+/// The code our close frame carries when the client closes first: its own code echoed back
+/// (RFC 6455 §5.5.1), unless it is one that may not be sent in a frame (`1005` "no status",
+/// `1006` "abnormal", anything outside 1000–4999), which becomes a normal `1000`.
+pub fn echo_close_code(client_code: usize) -> u16 {
+    match u16::try_from(client_code) {
+        Ok(code @ 1000..=4999) if code != 1005 && code != 1006 => code,
+        _ => 1000,
+    }
+}
+
 /// The settings that decide deadlines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClosingPolicy {
@@ -137,6 +147,16 @@ mod tests {
         leeway_seconds: 5,
         first_request_timeout_ms: Some(10_000),
     };
+
+    #[test]
+    fn a_client_close_code_is_echoed_unless_a_frame_may_not_carry_it() {
+        assert_eq!(echo_close_code(1000), 1000);
+        assert_eq!(echo_close_code(1001), 1001);
+        assert_eq!(echo_close_code(4321), 4321);
+        for reserved in [0, 999, 1005, 1006, 5000, 70_000] {
+            assert_eq!(echo_close_code(reserved), 1000, "{reserved}");
+        }
+    }
 
     #[test]
     fn a_socket_without_a_request_is_due_after_the_timeout() {
