@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
 
 import { eventsOf, rawCollectPull, rawConnect } from '../e2e/harness.mjs'
+import { sleep, waitFor } from '../support/wait.mjs'
 import { freePort, startServer } from '../support/wrangler-dev.mjs'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -23,24 +24,11 @@ export const DEV_SECRET = 'a-local-development-secret-of-32-chars'
 /** Generous deadline for anything that has to converge (polled, never slept). */
 export const CONVERGE_MS = 20_000
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls `fn` until it returns a truthy value (which is returned); throws `what` after `timeoutMs`. */
-export const until = async (what, fn, timeoutMs = CONVERGE_MS) => {
-  const deadline = Date.now() + timeoutMs
-  let last
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v) return v
-      last = v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`)
-    await sleep(100)
-  }
-}
+/**
+ * Polls `fn` until it returns a truthy value (which is returned): tests/support/wait.mjs `waitFor`
+ * with the browser tests' deadline (CONVERGE_MS) and a 100 ms interval (each poll reads a page).
+ */
+export const until = (what, fn, timeoutMs = CONVERGE_MS) => waitFor(what, fn, timeoutMs, { intervalMs: 100 })
 
 // ---------------------------------------------------------------------------------------------
 // Browser discovery and launch

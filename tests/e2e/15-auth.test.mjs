@@ -18,7 +18,7 @@ import { LogLevel } from 'effect'
 
 import { readFileSync } from 'node:fs'
 
-import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitForLog } from './harness.mjs'
+import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitFor, waitForLog } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
 
@@ -393,14 +393,6 @@ const openStore = ({ storeId, clientId, token, storage }) =>
     syncPayload: payloadOf(token),
     adapter: makeAdapter({ storage, clientId, sync: { backend: makeWsSync({ url: authed.url }) } }),
   })
-
-const waitFor = async (what, pred, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(100)
-  }
-}
 
 test('LiveStore: a store whose token is refused works locally; reopened with a valid token it syncs everything', { skip: SKIP }, async () => {
   const storeId = freshStoreId('auth-livestore')

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
 
-import { failureOf, freshStoreId, makeClient, sleep, useServer } from './harness.mjs'
+import { failureOf, freshStoreId, makeClient, sleep, useServer, waitFor } from './harness.mjs'
 
 const WRITERS = Number(process.env.E2E_STRESS_WRITERS ?? 16)
 const EVENTS_PER_WRITER = Number(process.env.E2E_STRESS_EVENTS ?? 25)
@@ -20,15 +20,6 @@ const TIME_LIMIT_MS = 45_000
 const server = useServer()
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
-
-/** Resolves when `pred()` holds; rejects after timeoutMs. */
-const until = async (what, pred, timeoutMs) => {
-  const deadline = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(5)
-  }
-}
 
 test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStore-style rebase on ServerAheadError`, async () => {
   const storeId = freshStoreId('stress')
@@ -54,7 +45,7 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
       })
     }
     // every live pull has delivered its (empty) history part before anyone writes
-    await until('history part of every live pull', () => lives.every((l) => l.items.length >= 1), 15_000)
+    await waitFor('the history part of every live pull', () => lives.every((l) => l.items.length >= 1), 15_000)
 
     const started = Date.now()
     const deadline = started + TIME_LIMIT_MS
@@ -116,10 +107,11 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
           `writer ${w.k}: ServerAheadError{minimumExpectedNum: ${err.minimumExpectedNum}} not ahead of the head ${head} the writer pushed on`,
         )
         // LiveStore parks the push until its live pull has delivered the missing events
-        await until(
+        await waitFor(
           `writer ${w.k}: live pull to reach seqNum ${err.minimumExpectedNum}`,
           () => liveHead(w) >= err.minimumExpectedNum,
           Math.max(1, deadline - Date.now()),
+          { intervalMs: 5, observe: () => `live head ${liveHead(w)}` },
         )
       }
     }

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { assertEvictedBetween, encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer } from './harness.mjs'
+import { assertEvictedBetween, encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer, waitFor } from './harness.mjs'
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_500)
 
@@ -53,13 +53,8 @@ const rawPull = (conn, { storeId, cursor, backendId, live, ack = true }) => {
       ackAll()
     },
     /** Resolves once `pred()` holds (polling), rejects after timeoutMs. */
-    until: async (what, pred, timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (!pred()) {
-        if (Date.now() > deadline) throw new Error(`raw pull ${id}: timeout after ${timeoutMs} ms: ${what} (has ${seqs().length} events)`)
-        await sleep(20)
-      }
-    },
+    until: (what, pred, timeoutMs = 15_000) =>
+      waitFor(`raw pull ${id}: ${what}`, pred, timeoutMs, { intervalMs: 20, observe: () => `${seqs().length} events in ${chunks().length} chunks` }),
   }
 }
 

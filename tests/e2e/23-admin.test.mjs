@@ -31,6 +31,7 @@ import {
   serverLog,
   sleep,
   startServer,
+  waitFor,
   waitForLog,
   httpPull,
 } from './harness.mjs'
@@ -316,13 +317,6 @@ test('a reset seen by a connected LiveStore store: BackendIdMismatch, its local 
       syncPayload: payload(),
       adapter: makeAdapter({ storage: { type: 'fs', baseDirectory }, clientId: 'client-A', sync: { backend: makeWsSync({ url: server.url }) } }),
     })
-  const waitFor = async (what, pred, ms = 30_000) => {
-    const deadline = Date.now() + ms
-    while (!(await pred())) {
-      if (Date.now() > deadline) throw new Error(`timeout: ${what}`)
-      await sleep(100)
-    }
-  }
   const shutdown = Effect.runSync(makeShutdownDeferred)
   const shutdownExit = Effect.runPromiseExit(Deferred.await(shutdown))
   const store = await open(shutdown)
