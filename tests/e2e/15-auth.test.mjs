@@ -5,7 +5,7 @@
 // Tokens are minted here with node:crypto.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,6 +18,7 @@ import { LogLevel } from 'effect'
 
 import { readFileSync } from 'node:fs'
 
+import { b64url as b64u, mintHs256 } from '../../scripts/lib/hs256.mjs'
 import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitFor, waitForLog } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
@@ -36,7 +37,6 @@ const esJwk = { ...esKeys.publicKey.export({ format: 'jwk' }), kid: ES_KID, alg:
 const esPem = esKeys.publicKey.export({ type: 'spki', format: 'pem' })
 const otherEsKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 
-const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url')
 const nowSec = () => Math.floor(Date.now() / 1000)
 
 /** A compact JWS: `sign(signingInput) → Buffer`. */
@@ -44,7 +44,6 @@ const jws = (header, claims, sign) => {
   const input = `${b64u(header)}.${b64u(claims)}`
   return `${input}.${Buffer.from(sign(input)).toString('base64url')}`
 }
-const hmac = (secret) => (input) => createHmac('sha256', secret).update(input).digest()
 const ecdsa = (privateKey) => (input) => cryptoSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
 
 const claimsFor = (storeId, extra = {}) => ({
@@ -57,7 +56,7 @@ const claimsFor = (storeId, extra = {}) => ({
   ...extra,
 })
 /** HS256 with JWT_SECRET (or another secret). */
-const hsToken = (claims, { secret = SECRET, header = {} } = {}) => jws({ alg: 'HS256', typ: 'JWT', ...header }, claims, hmac(secret))
+const hsToken = (claims, { secret = SECRET, header = {} } = {}) => mintHs256(claims, secret, { alg: 'HS256', typ: 'JWT', ...header })
 /** ES256 with the JWKS key (kid es-key-1) unless told otherwise. */
 const esToken = (claims, { key = esKeys.privateKey, header = { kid: ES_KID } } = {}) =>
   jws({ alg: 'ES256', typ: 'JWT', ...header }, claims, ecdsa(key))

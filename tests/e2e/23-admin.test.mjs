@@ -5,7 +5,6 @@
 // (BackendIdMismatch → local data cleared → a new store syncs from zero).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHmac } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -35,6 +34,7 @@ import {
   waitForLog,
   httpPull,
 } from './harness.mjs'
+import { mintHs256 } from '../../scripts/lib/hs256.mjs'
 
 const SKIP = TARGET === 'ref' ? 'the reference has no admin API' : undefined
 const SECRET = 'an-admin-secret-for-the-e2e-suite'
@@ -55,11 +55,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-const b64u = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
-const jwt = (claims) => {
-  const data = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u(claims)}`
-  return `${data}.${createHmac('sha256', JWT_SECRET).update(data).digest('base64url')}`
-}
+const jwt = (claims) => mintHs256(claims, JWT_SECRET)
 const tokenFor = () => jwt({ exp: Math.floor(Date.now() / 1000) + 3600 })
 const payload = () => ({ authToken: tokenFor() })
 
