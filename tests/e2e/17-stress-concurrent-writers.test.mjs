@@ -135,7 +135,7 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
     await Promise.all(writers.map((w) => Promise.all([commitLoop(w), pushLoop(w)])))
     const writeMs = Date.now() - started
     // broadcasts leave before the ack, so every live pull gets all N events promptly
-    await until('every live pull delivered all events', () => lives.every((l) => l.events().length >= N), 15_000)
+    await waitFor('every live pull to deliver all events', () => lives.every((l) => l.events().length >= N), 15_000, { observe: () => lives.map((l) => l.events().length) })
     const convergeMs = Date.now() - started
     await sleep(500) // anything extra (duplicates) would arrive now
     clearInterval(checker)
