@@ -4,7 +4,8 @@
 // waits for its live pull to deliver the missing events, rebases its pending events onto the new head
 // (new seqNum/parentSeqNum) and pushes again. Afterwards the server's log must be one intact chain
 // 1..N holding every acknowledged event exactly once at the seqNum it was acknowledged with, and every
-// writer's live pull must have seen exactly that sequence.
+// writer's live pull must have seen exactly that sequence. A last event (a sentinel, N+1) closes the
+// check for duplicates: once every live pull has it, anything sent before it has arrived.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
@@ -137,7 +138,20 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
     // broadcasts leave before the ack, so every live pull gets all N events promptly
     await waitFor('every live pull to deliver all events', () => lives.every((l) => l.events().length >= N), 15_000, { observe: () => lives.map((l) => l.events().length) })
     const convergeMs = Date.now() - started
-    await sleep(500) // anything extra (duplicates) would arrive now
+    // the sentinel: broadcasts leave in log order, so once a live pull has it, any duplicate or
+    // extra delivery of events 1..N has reached that live pull before it
+    const sentinel = {
+      name: 'todoCreated-v1',
+      args: { id: 'sentinel', text: 'the sentinel after the stress' },
+      seqNum: N + 1,
+      parentSeqNum: N,
+      clientId: 'writer-00',
+      sessionId: 'session-00',
+    }
+    await writers[0].client.push([sentinel])
+    await waitFor('the sentinel (event N+1) on every live pull', () => lives.every((l) => l.events().some((b) => b.eventEncoded.args?.id === 'sentinel')), 15_000, {
+      observe: () => lives.map((l) => l.events().length),
+    })
     clearInterval(checker)
     checkLive()
     if (checkFailure) throw checkFailure
@@ -155,8 +169,9 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
     clients.push(fresh)
     const items = await fresh.collectPull()
     const log = items.flatMap((i) => i.batch)
-    const evs = log.map((b) => b.eventEncoded)
-    assert.equal(evs.length, N, `the log holds ${evs.length} events, expected ${N}`)
+    assert.equal(log.length, N + 1, `the log holds ${log.length} events, expected ${N} and the sentinel`)
+    assert.deepEqual(log.at(-1).eventEncoded, sentinel, 'the sentinel is the last event')
+    const evs = log.slice(0, N).map((b) => b.eventEncoded)
     evs.forEach((e, i) => {
       assert.equal(e.seqNum, i + 1, `event ${i}: seqNum`)
       assert.equal(e.parentSeqNum, i, `event ${i}: parentSeqNum`)
@@ -174,11 +189,12 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
       for (const e of evs.filter((x) => x.args.writer === w.k)) assert.equal(e.clientId, `writer-${pad(w.k)}`)
     }
 
-    // every writer's live pull saw exactly the stored sequence (same events, same createdAt), once
+    // every writer's live pull saw exactly the stored sequence (same events, same createdAt), once,
+    // up to the sentinel
     const stored = log.map((b) => ({ e: b.eventEncoded, createdAt: b.metadata.value.createdAt }))
     for (const w of writers) {
       const seen = w.live.events().map((b) => ({ e: b.eventEncoded, createdAt: b.metadata.value.createdAt }))
-      assert.equal(seen.length, N, `writer ${w.k}: live pull delivered ${seen.length} events, expected exactly ${N}`)
+      assert.equal(seen.length, N + 1, `writer ${w.k}: live pull delivered ${seen.length} events, expected exactly ${N} and the sentinel`)
       assert.deepEqual(seen, stored, `writer ${w.k}: live pull converged on the stored log`)
     }
   } finally {
