@@ -2,7 +2,7 @@
 // JWTs from the sync payload or an Authorization: Bearer header, HS256 with JWT_SECRET or ES256
 // from JWT_JWKS by kid, exp/nbf/iss/aud and a store claim, all checked in the Worker before any
 // Durable Object (401/403/500, plain text, CORS); token expiry enforced on open sockets (close 4001).
-// Tokens are minted here with node:crypto.
+// Tokens are minted with node:crypto: HS256 by scripts/lib/hs256.mjs, ES256 and the malformed ones here.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
