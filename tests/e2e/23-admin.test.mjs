@@ -337,15 +337,26 @@ test('a reset seen by a connected LiveStore store: BackendIdMismatch, its local 
     // another client writes into the new incarnation; the app's store, opened again on the same
     // local files, starts from zero and syncs exactly that
     const writer = await rawConnect(server, { storeId, payload: payload() })
+    const todo = (seqNum, id) => ({ name: 'v1.TodoCreated', args: { id, text: 'after the reset' }, seqNum, parentSeqNum: seqNum - 1, clientId: 'client-W', sessionId: 's' })
     try {
-      assert.deepEqual(await rawPush(writer, { storeId, batch: [{ name: 'v1.TodoCreated', args: { id: 'new-1', text: 'after the reset' }, seqNum: 1, parentSeqNum: 0, clientId: 'client-W', sessionId: 's' }] }), { _tag: 'Success', value: {} })
+      assert.deepEqual(await rawPush(writer, { storeId, batch: [todo(1, 'new-1')] }), { _tag: 'Success', value: {} })
+      fresh = await open()
+      await waitFor('the new store syncs the new incarnation', async () => fresh.query(allTodos).length >= 1)
+      // the sentinel: one more event; once the store has it, anything the server sent it before
+      // (old events, a duplicate of new-1) has arrived and been materialized too
+      assert.deepEqual(await rawPush(writer, { storeId, batch: [todo(2, 'sentinel')] }), { _tag: 'Success', value: {} })
+      await waitFor('the new store syncs the sentinel', async () => fresh.query(allTodos).some((t) => t.id === 'sentinel'), 30_000, { observe: () => fresh.query(allTodos) })
     } finally {
       await writer.close()
     }
-    fresh = await open()
-    await waitFor('the new store syncs the new incarnation', async () => fresh.query(allTodos).length === 1)
-    await sleep(500)
-    assert.deepEqual(fresh.query(allTodos), [{ id: 'new-1', text: 'after the reset' }], 'local data was cleared: only the new event')
+    assert.deepEqual(
+      fresh.query(allTodos),
+      [
+        { id: 'new-1', text: 'after the reset' },
+        { id: 'sentinel', text: 'after the reset' },
+      ],
+      'local data was cleared: only the new events',
+    )
   } finally {
     await store.shutdownPromise().catch(() => {})
     await fresh?.shutdownPromise().catch(() => {})
