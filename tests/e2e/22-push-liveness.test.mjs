@@ -34,9 +34,10 @@ test('eight concurrent writers for 10 s: every push answered, every live pull co
 test('a socket that pings but carries no request is closed with 4000; one with a request, or a silent one, is not', { skip: oursOnly('never closes a socket itself') }, async () => {
   // the suite's servers use FIRST_REQUEST_TIMEOUT_SECONDS=3 (harness DEFAULT_VARS)
   const storeId = freshStoreId('no-request')
-  const orphan = await rawConnect(server, { storeId }) // pings like a published client, nothing else
+  // opened last, so the alarm that closes it has passed the first deadline of the other two
   const silent = await rawConnect(server, { storeId }) // sends nothing at all
   const active = await rawConnect(server, { storeId }) // a live pull, like every LiveStore client
+  const orphan = await rawConnect(server, { storeId }) // pings like a published client, nothing else
   let sentinel
   try {
     orphan.sendRaw('{"_tag":"Ping"}')
@@ -46,10 +47,10 @@ test('a socket that pings but carries no request is closed with 4000; one with a
     await waitFor('the orphaned socket to be closed', () => orphan.closeInfo, 15_000)
     assert.deepEqual(orphan.closeInfo, { code: 4000, reason: 'No request on this socket; reconnect' })
     await waitForLog(server, (l) => l.event === 'socket.closed_by_server' && l.store === storeId && l.code === 4000)
-    // The sentinel: a second orphaned socket, opened now. The alarm that closes it rings after the
-    // silent socket's next deadline (its period started when the first alarm passed it over,
-    // before this socket opened) and looks at every socket, so by then the silent and the active
-    // socket have been judged again.
+    // The sentinel: a second orphaned socket, opened now. The silent socket got another period
+    // when an alarm found it due, no later than the one that closed the orphan (opened after it),
+    // so the alarm that closes the sentinel rings after that period too: by then every alarm that
+    // could close the silent or the active socket has rung.
     sentinel = await rawConnect(server, { storeId })
     sentinel.sendRaw('{"_tag":"Ping"}')
     await waitFor('the sentinel socket to be closed', () => sentinel.closeInfo, 15_000)
