@@ -3,12 +3,12 @@
 // (bench/floor: one SQLite insert and one send per message) and the published
 // @livestore/sync-cf@0.4.0 (bench/reference/), all under local `wrangler dev` (workerd) with
 // observability off, and prints one comparison table. See bench/README.md.
-import { createHmac } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { mintHs256 } from '../scripts/lib/hs256.mjs'
 import { ensureFloorBuild } from './lib/floor.mjs'
 import { profilePush1, profileText } from './lib/profile.mjs'
 import { pairedRatio } from './lib/push.mjs'
@@ -205,11 +205,7 @@ const logCost = opts.logCost && kinds.includes('ours') && workloads.some((w) => 
 const RULE_SECRET = 'bench-rule-cost-secret-0123456789-abcdef'
 const RULE_SERVER = { kind: 'ours', vars: { AUTH_MODE: 'jwt', JWT_SECRET: RULE_SECRET, JWT_ANY_STORE: 'true', JWT_EVENTS_CLAIM: 'events' } }
 const RULE_EVENTS = ['userCreated', 'userRenamed', 'user*', 'labelAdded', 'labelRemoved', 'comment*', 'attachment*', 'todo*']
-const ruleToken = (claims) => {
-  const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url')
-  const input = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u({ sub: 'bench', exp: Math.floor(Date.now() / 1000) + 86_400, ...claims })}`
-  return `${input}.${createHmac('sha256', RULE_SECRET).update(input).digest('base64url')}`
-}
+const ruleToken = (claims) => mintHs256({ sub: 'bench', exp: Math.floor(Date.now() / 1000) + 86_400, ...claims }, RULE_SECRET)
 const ruleCost = opts.ruleCost && kinds.includes('ours') && workloads.some((w) => w.key === 'push1')
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)

@@ -3,7 +3,7 @@
 //   JWT_SECRET=... node scripts/dev-token.mjs [--ttl 3600] [--sub dev] [--stores 'a,b,team-*'] [--claim stores]
 //     [--iss ...] [--aud ...] [--readonly [--readonly-claim readonly]] [--events 'todo*,userRenamed' [--events-claim events]]
 // Prints the token. Uses only node:crypto; the secret is read from the environment, never printed.
-import { createHmac } from 'node:crypto'
+import { mintHs256 } from './lib/hs256.mjs'
 
 const args = process.argv.slice(2)
 const opt = (name, fallback) => {
@@ -24,7 +24,4 @@ if (opt('stores')) claims[opt('claim', 'stores')] = opt('stores').split(',')
 if (args.includes('--readonly')) claims[opt('readonly-claim', 'readonly')] = true
 // the event names (or prefixes ending in *) the token may push (JWT_EVENTS_CLAIM)
 if (opt('events') !== undefined) claims[opt('events-claim', 'events')] = opt('events').split(',').filter(Boolean)
-const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url')
-const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
-const signature = createHmac('sha256', secret).update(unsigned).digest('base64url')
-console.log(`${unsigned}.${signature}`)
+console.log(mintHs256(claims, secret))

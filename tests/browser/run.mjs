@@ -11,39 +11,21 @@
 // A failing test leaves a screenshot and the console log of each of its pages in
 // tests/browser/.artifacts/<test name>/. Extra arguments go to `node --test` (e.g. one file).
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { NODE_BIN as nodeBin, NPM as npm, REPO as repo, buildUnlessSkipped, requireBuild, requirePackages, runTests, sh } from '../support/runner.mjs'
+
 const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, '../..')
 const example = path.join(repo, 'examples/web')
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-// Node 22 from the `node` devDependency (wrangler and @sparticuz/chromium want it), else this one
-const node22 = path.join(repo, 'node_modules/node/bin/node')
-const nodeBin = existsSync(node22) ? node22 : process.execPath
 
-const sh = (what, cmd, args, opts = {}) => {
-  console.log(`> ${what}`)
-  const res = spawnSync(cmd, args, { stdio: 'inherit', ...opts })
-  if (res.status !== 0) {
-    console.error(`${what} failed (exit ${res.status ?? res.signal})`)
-    process.exit(res.status || 1)
-  }
-}
-
-if (!existsSync(path.join(repo, 'node_modules/playwright-core')) || !existsSync(path.join(repo, 'node_modules/wrangler'))) {
-  console.error('node_modules is missing or stale: run `npm ci` first')
-  process.exit(2)
-}
+requirePackages(['playwright-core', 'wrangler'], 'node_modules is missing or stale: run `npm ci` first')
 if (!existsSync(path.join(example, 'node_modules/vite'))) {
   sh('npm ci (examples/web)', npm, ['ci', '--no-audit', '--no-fund'], { cwd: example })
 }
-if (!process.env.SKIP_BUILD) sh('npm run build', npm, ['run', 'build'], { cwd: repo })
-if (!existsSync(path.join(repo, 'build/index.js'))) {
-  console.error('build/index.js is missing: run `npm run build`')
-  process.exit(2)
-}
+buildUnlessSkipped()
+requireBuild()
 
 // the example's types (Vite only strips them), then the app, built without a default server URL:
 // each test passes its Worker's URL as ?sync=
@@ -67,16 +49,4 @@ const probe = spawnSync(
 )
 if (probe.status !== 0) process.exit(probe.status || 1)
 
-const args = process.argv.slice(2)
-const files =
-  args.filter((a) => !a.startsWith('-')).length > 0
-    ? []
-    : readdirSync(here)
-        .filter((f) => f.endsWith('.test.mjs'))
-        .sort()
-        .map((f) => path.join('tests/browser', f))
-const res = spawnSync(nodeBin, ['--test', '--test-concurrency=1', '--test-timeout=180000', ...args, ...files], {
-  cwd: repo,
-  stdio: 'inherit',
-})
-process.exit(res.status ?? 1)
+runTests('tests/browser', process.argv.slice(2))

@@ -4,7 +4,6 @@
 // and keep a screenshot + console log of every page of a failing test.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHmac } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
 
 import { eventsOf, rawCollectPull, rawConnect } from '../e2e/harness.mjs'
+import { mintHs256 } from '../../scripts/lib/hs256.mjs'
+import { sleep, waitFor } from '../support/wait.mjs'
 import { freePort, startServer } from '../support/wrangler-dev.mjs'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -23,24 +24,12 @@ export const DEV_SECRET = 'a-local-development-secret-of-32-chars'
 /** Generous deadline for anything that has to converge (polled, never slept). */
 export const CONVERGE_MS = 20_000
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Polls `fn` until it returns a truthy value (which is returned); throws `what` after `timeoutMs`. */
-export const until = async (what, fn, timeoutMs = CONVERGE_MS) => {
-  const deadline = Date.now() + timeoutMs
-  let last
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v) return v
-      last = v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`)
-    await sleep(100)
-  }
-}
+/**
+ * Polls `fn` until it returns a truthy value (which is returned): tests/support/wait.mjs `waitFor`
+ * with the browser tests' deadline (CONVERGE_MS) and a 100 ms interval (each poll reads a page).
+ */
+export const until = (what, fn, timeoutMs = CONVERGE_MS) => waitFor(what, fn, timeoutMs, { intervalMs: 100 })
 
 // ---------------------------------------------------------------------------------------------
 // Browser discovery and launch
@@ -202,14 +191,12 @@ export const startApp = async ({ port } = {}) => {
 // Tokens and the server's event log
 // ---------------------------------------------------------------------------------------------
 
-const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url')
 const nowSec = () => Math.floor(Date.now() / 1000)
 
 /** An HS256 JWT like the example's dev endpoint mints (`stores` claim), with overrides. */
 export const mintToken = ({ storeId, ttl = 600, exp, stores = [storeId], secret = DEV_SECRET } = {}) => {
   const claims = { sub: 'browser-test', iat: nowSec(), exp: exp ?? nowSec() + ttl, stores }
-  const unsigned = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u(claims)}`
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`
+  return mintHs256(claims, secret)
 }
 
 /**

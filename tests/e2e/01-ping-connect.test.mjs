@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { Effect, freshStoreId, makeClient, rawConnect, sleep, useServer, waitConnected } from './harness.mjs'
+import { recordFrames } from '../support/push-liveness.mjs'
+import { Effect, Fiber, Stream, freshStoreId, makeClient, rawCollectPull, rawConnect, useServer, waitConnected, waitFor } from './harness.mjs'
 
 const server = useServer()
 
@@ -18,22 +19,63 @@ test('published client: connect resolves and isConnected becomes true', async ()
 })
 
 test('published client: periodic pings keep it connected', async () => {
-  // A short ping interval; `ping` waits for the next Pong and sets isConnected=false if none comes
-  // within requestTimeout (it does not fail), so isConnected is what tells.
-  const client = await makeClient({
-    url: server.url,
-    storeId: freshStoreId('pinger'),
-    options: { ping: { requestInterval: 300, requestTimeout: 3000 } },
-  })
+  // The client's pinger (@livestore/utils RpcClient makePinger) sends a Ping every requestInterval;
+  // a tick that finds no frame received since the previous one takes the socket for dead: it sets
+  // isConnected=false and opens a new socket. So a lost or late periodic Pong shows as a change of
+  // isConnected to false, or as a second socket. Every change of isConnected is recorded, and the
+  // frames of the client's sockets too; the test waits for PONGS answered periodic pings, a window
+  // of several intervals, longer than requestTimeout. (An interval of 1 s: a much shorter one
+  // takes any stall of a loaded machine for a dead socket.) The client holds a live pull, as every
+  // LiveStore client does: our server closes a socket that carries no request (4000 after 3 s in
+  // this suite, see e2e 22), which is not what this test is about.
+  const INTERVAL_MS = 1000
+  const TIMEOUT_MS = 3000
+  const PONGS = 6
+  const recording = recordFrames() // installed as globalThis.WebSocket until the end: a reconnect would be recorded too
+  const started = Date.now()
+  const changes = [] // every value isConnected takes, with when
+  let client
+  let watcher
+  let live
   try {
+    client = await makeClient({
+      url: server.url,
+      storeId: freshStoreId('pinger'),
+      options: { ping: { requestInterval: INTERVAL_MS, requestTimeout: TIMEOUT_MS } },
+    })
+    watcher = Effect.runFork(Stream.runForEach(client.backend.isConnected.changes, (v) => Effect.sync(() => changes.push({ ms: Date.now() - started, v }))))
     await waitConnected(client, 8000)
-    await sleep(1000)
-    for (let i = 0; i < 3; i++) {
-      await client.run(client.backend.ping)
-      assert.equal(await client.isConnected(), true, `still connected after ping ${i + 1}`)
+    live = client.livePull()
+    const pongs = () => recording.sockets.flatMap((s) => s.frames).filter((f) => f.dir === 'in' && f.text === '{"_tag":"Pong"}')
+    // falseAfterTrue ends the wait early: the assertions below then say what happened
+    const falseAfterTrue = () => {
+      const i = changes.findIndex((c) => c.v === true)
+      return i >= 0 && changes.slice(i).some((c) => c.v === false)
     }
+    await waitFor(`${PONGS} Pongs to the client's periodic pings`, () => pongs().length >= PONGS || falseAfterTrue(), PONGS * INTERVAL_MS + 10_000, {
+      observe: () => ({ pongs: pongs().length, changes }),
+    })
+    // and a manual ping is answered (it waits for the next Pong; without one within requestTimeout
+    // it would set isConnected=false)
+    await client.run(client.backend.ping)
+    // every socket the client opened (a reconnect opens another), with how it ended
+    const sockets = recording.sockets.map((s) => ({ opened: s.frames.some((f) => f.dir === 'open'), closed: s.frames.filter((f) => f.dir === 'close' || f.dir === 'close-call').map((f) => `${f.dir} ${f.text} at ${f.t} ms`) }))
+    const firstTrue = changes.findIndex((c) => c.v === true)
+    assert.ok(firstTrue >= 0, `isConnected became true: ${JSON.stringify(changes)}`)
+    assert.deepEqual(
+      changes.slice(firstTrue).filter((c) => c.v === false),
+      [],
+      `isConnected never went false once connected (changes: ${JSON.stringify(changes)}; sockets: ${JSON.stringify(sockets)})`,
+    )
+    assert.equal(await client.isConnected(), true, 'connected after a manual ping')
+    assert.ok(pongs().length >= PONGS + 1, `${pongs().length} Pongs received, expected ≥ ${PONGS + 1}`)
+    assert.deepEqual(sockets, [{ opened: true, closed: [] }], 'one socket, never closed (no reconnect)')
+    assert.equal(live.restarts(), 0, 'the live pull was never cut off')
   } finally {
-    await client.close()
+    recording.restore()
+    if (watcher) await Effect.runPromise(Fiber.interrupt(watcher))
+    await live?.stop()
+    await client?.close()
   }
 })
 
@@ -53,7 +95,8 @@ test('raw: exact {"_tag":"Ping"} is answered with exactly {"_tag":"Pong"}', asyn
 })
 
 test('raw: whitespace variant { "_tag": "Ping" } also gets a Pong', async () => {
-  const conn = await rawConnect(server, { storeId: freshStoreId('ping-ws') })
+  const storeId = freshStoreId('ping-ws')
+  const conn = await rawConnect(server, { storeId })
   try {
     conn.sendRaw('{ "_tag": "Ping" }')
     assert.deepEqual(await conn.next(() => true, 5000, 'Pong 1'), { _tag: 'Pong' })
@@ -61,9 +104,13 @@ test('raw: whitespace variant { "_tag": "Ping" } also gets a Pong', async () => 
     assert.deepEqual(await conn.next(() => true, 5000, 'Pong 2'), { _tag: 'Pong' })
     conn.sendRaw('{ "_tag": "Ping" }')
     assert.deepEqual(await conn.next(() => true, 5000, 'Pong 3'), { _tag: 'Pong' })
-    await sleep(200)
-    assert.equal(conn.messages.length, 3, 'exactly one Pong per Ping')
-    for (const m of conn.messages) assert.equal(m.text, '{"_tag":"Pong"}')
+    // the sentinel: a pull on the same socket, whose answer comes after anything sent before it
+    // (a second Pong to one of the Pings)
+    const { exit } = await rawCollectPull(conn, { storeId })
+    assert.deepEqual(exit, { _tag: 'Success' })
+    const beforeSentinel = conn.messages.slice(0, conn.messages.findIndex((m) => m.json?.requestId !== undefined))
+    assert.equal(beforeSentinel.length, 3, 'exactly one Pong per Ping')
+    for (const m of beforeSentinel) assert.equal(m.text, '{"_tag":"Pong"}')
   } finally {
     await conn.close()
   }

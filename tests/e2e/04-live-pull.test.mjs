@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { ISO_RE, ev, evRange, freshStoreId, makeClient, sleep, useServer } from './harness.mjs'
+import { ISO_RE, ev, evRange, freshStoreId, makeClient, useServer, waitFor } from './harness.mjs'
 
 const server = useServer()
 
@@ -15,8 +15,7 @@ test('B live-pulls, A pushes: B receives the events and A gets its echo', async 
   try {
     // wait for the (empty) history part of both live pulls
     for (const l of [liveA, liveB]) {
-      const deadline = Date.now() + 10_000
-      while (l.items.length === 0 && Date.now() < deadline) await sleep(20)
+      await waitFor('the history part of the live pull', () => l.items.length > 0, 10_000)
       assert.equal(l.items.length, 1, 'history part: one item')
       assert.deepEqual(l.items[0].batch, [])
       assert.deepEqual(l.items[0].pageInfo, { _tag: 'NoMore' })
@@ -64,18 +63,27 @@ test('B live-pulls, A pushes: B receives the events and A gets its echo', async 
     } finally {
       await C.close()
     }
-    // every live puller saw every event exactly once, in order
+    // every live puller saw every event exactly once, in order. A sentinel (event 5, pushed by B)
+    // closes the check: broadcasts leave in log order, so once it has arrived, any duplicate or
+    // extra delivery of events 1–4 has arrived before it
     await liveA.waitForEvents(4)
     await liveB.waitForEvents(4)
-    await sleep(300)
-    assert.deepEqual(
-      liveA.events().map((b) => b.eventEncoded.seqNum),
-      [1, 2, 3, 4],
-    )
-    assert.deepEqual(
-      liveB.events().map((b) => b.eventEncoded.seqNum),
-      [1, 2, 3, 4],
-    )
+    const sentinel = ev(5, 4, { clientId: 'client-B', sessionId: 'session-B1', args: { id: 'sentinel', text: 'sentinel' } })
+    await B.push([sentinel])
+    for (const [name, l] of [
+      ['A', liveA],
+      ['B', liveB],
+    ]) {
+      await waitFor(`the sentinel (event 5) on ${name}'s live pull`, () => l.events().some((b) => b.eventEncoded.seqNum === 5), 10_000, {
+        observe: () => l.events().map((b) => b.eventEncoded.seqNum),
+      })
+      assert.deepEqual(
+        l.events().map((b) => b.eventEncoded.seqNum),
+        [1, 2, 3, 4, 5],
+        `${name}'s live pull: events 1–4 exactly once, in order, then the sentinel`,
+      )
+      assert.deepEqual(l.events().at(-1).eventEncoded, sentinel)
+    }
   } finally {
     await liveA.stop()
     await liveB.stop()

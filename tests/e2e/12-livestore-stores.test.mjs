@@ -10,7 +10,7 @@ import { createStorePromise } from '@livestore/livestore'
 import { makeWsSync } from '@livestore/sync-cf/client'
 import { LogLevel } from 'effect'
 
-import { freshStoreId, rawCollectPull, rawConnect, sleep, useServer } from './harness.mjs'
+import { freshStoreId, rawCollectPull, rawConnect, sleep, useServer, waitFor } from './harness.mjs'
 import { allTodos, events, schema } from '../support/todo-schema.mjs'
 
 const server = useServer()
@@ -27,14 +27,6 @@ const openStore = (storeId, clientId) =>
       sync: { backend: makeWsSync({ url: server.url }) },
     }),
   })
-
-const waitFor = async (what, pred, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(100)
-  }
-}
 
 test('two LiveStore stores committing concurrently converge to identical state', async () => {
   const storeId = freshStoreId('livestore')

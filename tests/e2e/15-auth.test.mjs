@@ -2,10 +2,10 @@
 // JWTs from the sync payload or an Authorization: Bearer header, HS256 with JWT_SECRET or ES256
 // from JWT_JWKS by kid, exp/nbf/iss/aud and a store claim, all checked in the Worker before any
 // Durable Object (401/403/500, plain text, CORS); token expiry enforced on open sockets (close 4001).
-// Tokens are minted here with node:crypto.
+// Tokens are minted with node:crypto: HS256 by scripts/lib/hs256.mjs, ES256 and the malformed ones here.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,7 +18,8 @@ import { LogLevel } from 'effect'
 
 import { readFileSync } from 'node:fs'
 
-import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitForLog } from './harness.mjs'
+import { b64url as b64u, mintHs256 } from '../../scripts/lib/hs256.mjs'
+import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitFor, waitForLog } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
 
@@ -36,7 +37,6 @@ const esJwk = { ...esKeys.publicKey.export({ format: 'jwk' }), kid: ES_KID, alg:
 const esPem = esKeys.publicKey.export({ type: 'spki', format: 'pem' })
 const otherEsKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 
-const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url')
 const nowSec = () => Math.floor(Date.now() / 1000)
 
 /** A compact JWS: `sign(signingInput) → Buffer`. */
@@ -44,7 +44,6 @@ const jws = (header, claims, sign) => {
   const input = `${b64u(header)}.${b64u(claims)}`
   return `${input}.${Buffer.from(sign(input)).toString('base64url')}`
 }
-const hmac = (secret) => (input) => createHmac('sha256', secret).update(input).digest()
 const ecdsa = (privateKey) => (input) => cryptoSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
 
 const claimsFor = (storeId, extra = {}) => ({
@@ -57,7 +56,7 @@ const claimsFor = (storeId, extra = {}) => ({
   ...extra,
 })
 /** HS256 with JWT_SECRET (or another secret). */
-const hsToken = (claims, { secret = SECRET, header = {} } = {}) => jws({ alg: 'HS256', typ: 'JWT', ...header }, claims, hmac(secret))
+const hsToken = (claims, { secret = SECRET, header = {} } = {}) => mintHs256(claims, secret, { alg: 'HS256', typ: 'JWT', ...header })
 /** ES256 with the JWKS key (kid es-key-1) unless told otherwise. */
 const esToken = (claims, { key = esKeys.privateKey, header = { kid: ES_KID } } = {}) =>
   jws({ alg: 'ES256', typ: 'JWT', ...header }, claims, ecdsa(key))
@@ -393,14 +392,6 @@ const openStore = ({ storeId, clientId, token, storage }) =>
     syncPayload: payloadOf(token),
     adapter: makeAdapter({ storage, clientId, sync: { backend: makeWsSync({ url: authed.url }) } }),
   })
-
-const waitFor = async (what, pred, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(100)
-  }
-}
 
 test('LiveStore: a store whose token is refused works locally; reopened with a valid token it syncs everything', { skip: SKIP }, async () => {
   const storeId = freshStoreId('auth-livestore')

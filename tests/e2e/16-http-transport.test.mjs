@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { BACKEND_ID_RE, encodedFailure, ev, eventsOf, evRange, failureOf, freshStoreId, httpPing, httpPull, httpPush, ISO_RE, makeClient, oursOnly, rawHttp, seqNumsOf, startServer, syncQuery, useServer, waitConnected } from './harness.mjs'
+import { BACKEND_ID_RE, encodedFailure, ev, eventsOf, evRange, failureOf, freshStoreId, httpPing, httpPull, httpPush, ISO_RE, makeClient, oursOnly, rawHttp, seqNumsOf, startServer, syncQuery, useServer, waitConnected, waitFor } from './harness.mjs'
 
 const server = useServer()
 
@@ -198,9 +198,8 @@ test('an HTTP push reaches a live WebSocket pull; a WebSocket push reaches a pol
   try {
     await waitConnected(W)
     // the WS live pull has delivered its first (empty) page: it is registered
-    for (let i = 0; i < 100 && wsLive.items.length === 0; i++) await new Promise((r) => setTimeout(r, 50))
-    assert.ok(wsLive.items.length > 0, 'WS live pull answered')
-    for (let i = 0; i < 100 && httpLive.items.length === 0; i++) await new Promise((r) => setTimeout(r, 50))
+    await waitFor('the first page of the WS live pull', () => wsLive.items.length > 0, 5_000)
+    await waitFor('the first page of the HTTP live pull', () => httpLive.items.length > 0, 5_000)
 
     await H.push([ev(1, 0, { clientId: 'client-H' })])
     const [e1] = await wsLive.waitForEvents(1, 5000)

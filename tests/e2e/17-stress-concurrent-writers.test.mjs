@@ -4,12 +4,13 @@
 // waits for its live pull to deliver the missing events, rebases its pending events onto the new head
 // (new seqNum/parentSeqNum) and pushes again. Afterwards the server's log must be one intact chain
 // 1..N holding every acknowledged event exactly once at the seqNum it was acknowledged with, and every
-// writer's live pull must have seen exactly that sequence.
+// writer's live pull must have seen exactly that sequence. A last event (a sentinel, N+1) closes the
+// check for duplicates: once every live pull has it, anything sent before it has arrived.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
 
-import { failureOf, freshStoreId, makeClient, sleep, useServer } from './harness.mjs'
+import { failureOf, freshStoreId, makeClient, sleep, useServer, waitFor } from './harness.mjs'
 
 const WRITERS = Number(process.env.E2E_STRESS_WRITERS ?? 16)
 const EVENTS_PER_WRITER = Number(process.env.E2E_STRESS_EVENTS ?? 25)
@@ -20,15 +21,6 @@ const TIME_LIMIT_MS = 45_000
 const server = useServer()
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
-
-/** Resolves when `pred()` holds; rejects after timeoutMs. */
-const until = async (what, pred, timeoutMs) => {
-  const deadline = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(5)
-  }
-}
 
 test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStore-style rebase on ServerAheadError`, async () => {
   const storeId = freshStoreId('stress')
@@ -54,7 +46,7 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
       })
     }
     // every live pull has delivered its (empty) history part before anyone writes
-    await until('history part of every live pull', () => lives.every((l) => l.items.length >= 1), 15_000)
+    await waitFor('the history part of every live pull', () => lives.every((l) => l.items.length >= 1), 15_000)
 
     const started = Date.now()
     const deadline = started + TIME_LIMIT_MS
@@ -116,10 +108,11 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
           `writer ${w.k}: ServerAheadError{minimumExpectedNum: ${err.minimumExpectedNum}} not ahead of the head ${head} the writer pushed on`,
         )
         // LiveStore parks the push until its live pull has delivered the missing events
-        await until(
+        await waitFor(
           `writer ${w.k}: live pull to reach seqNum ${err.minimumExpectedNum}`,
           () => liveHead(w) >= err.minimumExpectedNum,
           Math.max(1, deadline - Date.now()),
+          { intervalMs: 5, observe: () => `live head ${liveHead(w)}` },
         )
       }
     }
@@ -143,9 +136,22 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
     await Promise.all(writers.map((w) => Promise.all([commitLoop(w), pushLoop(w)])))
     const writeMs = Date.now() - started
     // broadcasts leave before the ack, so every live pull gets all N events promptly
-    await until('every live pull delivered all events', () => lives.every((l) => l.events().length >= N), 15_000)
+    await waitFor('every live pull to deliver all events', () => lives.every((l) => l.events().length >= N), 15_000, { observe: () => lives.map((l) => l.events().length) })
     const convergeMs = Date.now() - started
-    await sleep(500) // anything extra (duplicates) would arrive now
+    // the sentinel: broadcasts leave in log order, so once a live pull has it, any duplicate or
+    // extra delivery of events 1..N has reached that live pull before it
+    const sentinel = {
+      name: 'todoCreated-v1',
+      args: { id: 'sentinel', text: 'the sentinel after the stress' },
+      seqNum: N + 1,
+      parentSeqNum: N,
+      clientId: 'writer-00',
+      sessionId: 'session-00',
+    }
+    await writers[0].client.push([sentinel])
+    await waitFor('the sentinel (event N+1) on every live pull', () => lives.every((l) => l.events().some((b) => b.eventEncoded.args?.id === 'sentinel')), 15_000, {
+      observe: () => lives.map((l) => l.events().length),
+    })
     clearInterval(checker)
     checkLive()
     if (checkFailure) throw checkFailure
@@ -163,8 +169,9 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
     clients.push(fresh)
     const items = await fresh.collectPull()
     const log = items.flatMap((i) => i.batch)
-    const evs = log.map((b) => b.eventEncoded)
-    assert.equal(evs.length, N, `the log holds ${evs.length} events, expected ${N}`)
+    assert.equal(log.length, N + 1, `the log holds ${log.length} events, expected ${N} and the sentinel`)
+    assert.deepEqual(log.at(-1).eventEncoded, sentinel, 'the sentinel is the last event')
+    const evs = log.slice(0, N).map((b) => b.eventEncoded)
     evs.forEach((e, i) => {
       assert.equal(e.seqNum, i + 1, `event ${i}: seqNum`)
       assert.equal(e.parentSeqNum, i, `event ${i}: parentSeqNum`)
@@ -182,11 +189,12 @@ test(`${WRITERS} concurrent writers × ${EVENTS_PER_WRITER} events with LiveStor
       for (const e of evs.filter((x) => x.args.writer === w.k)) assert.equal(e.clientId, `writer-${pad(w.k)}`)
     }
 
-    // every writer's live pull saw exactly the stored sequence (same events, same createdAt), once
+    // every writer's live pull saw exactly the stored sequence (same events, same createdAt), once,
+    // up to the sentinel
     const stored = log.map((b) => ({ e: b.eventEncoded, createdAt: b.metadata.value.createdAt }))
     for (const w of writers) {
       const seen = w.live.events().map((b) => ({ e: b.eventEncoded, createdAt: b.metadata.value.createdAt }))
-      assert.equal(seen.length, N, `writer ${w.k}: live pull delivered ${seen.length} events, expected exactly ${N}`)
+      assert.equal(seen.length, N + 1, `writer ${w.k}: live pull delivered ${seen.length} events, expected exactly ${N} and the sentinel`)
       assert.deepEqual(seen, stored, `writer ${w.k}: live pull converged on the stored log`)
     }
   } finally {

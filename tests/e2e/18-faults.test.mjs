@@ -2,15 +2,21 @@
 // --persist-to folder; the object is evicted while live pulls are open; a client disconnects in the
 // middle of a long pull. Acknowledged events must never be lost or duplicated, live pulls must see
 // every later event exactly once and in order, and the store must keep serving everyone else.
+// "Exactly once" is closed by a sentinel: after the events under test one more is pushed, and once a
+// pull has it, anything the server sent before it (a duplicate, an extra) has arrived too, since
+// broadcasts leave in log order; a pull that gets nothing is closed by a request on its own socket,
+// whose answer comes after anything sent to that socket before it.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { assertEvictedBetween, encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer } from './harness.mjs'
+import { assertEvictedBetween, encodedFailure, ev, evRange, freshStoreId, makeClient, nextId, oursOnly, pullRequest, rawCollectPull, rawConnect, rawPush, sleep, startServer, waitFor } from './harness.mjs'
 
 const IDLE_MS = Number(process.env.E2E_EVICTION_IDLE_MS ?? 12_500)
+// chunks of one pull the server sends without an Ack (PULL_WINDOW in src/sync/pull.rs)
+const PULL_WINDOW = 8
 
 let server // shared by the eviction and disconnect tests
 const dirs = []
@@ -53,13 +59,8 @@ const rawPull = (conn, { storeId, cursor, backendId, live, ack = true }) => {
       ackAll()
     },
     /** Resolves once `pred()` holds (polling), rejects after timeoutMs. */
-    until: async (what, pred, timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (!pred()) {
-        if (Date.now() > deadline) throw new Error(`raw pull ${id}: timeout after ${timeoutMs} ms: ${what} (has ${seqs().length} events)`)
-        await sleep(20)
-      }
-    },
+    until: (what, pred, timeoutMs = 15_000) =>
+      waitFor(`raw pull ${id}: ${what}`, pred, timeoutMs, { intervalMs: 20, observe: () => `${seqs().length} events in ${chunks().length} chunks` }),
   }
 }
 
@@ -183,15 +184,17 @@ test(`eviction (${IDLE_MS / 1000} s idle) with live pulls open: several later pu
     await push(B, evRange(7, 156, by('client-B'))) // the client sends it as 100 + 50
     await push(A, evRange(157, 160, by('client-A'))) // from the socket opened before the eviction
     await push(B, [ev(161, 160, by('client-B'))])
-
     await liveA.waitForEvents(161, 15_000)
     await R.until('all events', () => R.seqs().length >= 159)
-    await sleep(500) // duplicates would show up now
+    // the sentinel: once both live pulls have it, any duplicate of 1..161 has arrived before it
+    await push(B, [ev(162, 161, { ...by('client-B'), args: { id: 'sentinel', text: 'sentinel' } })])
+    await liveA.waitForEvents(162, 15_000)
+    await R.until('the sentinel (event 162)', () => R.seqs().includes(162))
 
     const aEvents = liveA.events().map((b) => b.eventEncoded)
-    assert.deepEqual(seqsOf(aEvents), range(1, 161), 'published live pull: every event once, in order')
+    assert.deepEqual(seqsOf(aEvents), range(1, 162), 'published live pull: every event once, in order, up to the sentinel')
     assert.deepEqual(aEvents.slice(3), pushed, 'published live pull: the events pushed after the eviction, unchanged')
-    assert.deepEqual(R.seqs(), range(3, 161), 'raw live pull: every event once, in order')
+    assert.deepEqual(R.seqs(), range(3, 162), 'raw live pull: every event once, in order, up to the sentinel')
     for (const c of R.chunks()) {
       assert.equal(c.values.length, 1)
       assert.equal(c.values[0].backendId, backendId)
@@ -238,8 +241,7 @@ test(
       // history of 998 events = 10 responses; the reader acks none of them, so the server stops
       // after its window and keeps the pull pending
       const R = rawPull(raw, { storeId, cursor: 2, backendId, live: true, ack: false })
-      await R.until('first chunk', () => R.chunks().length >= 1)
-      await sleep(500)
+      await R.until(`the paced window (${PULL_WINDOW} chunks)`, () => R.chunks().length >= PULL_WINDOW)
       const stalledAt = R.seqs().length
       assert.ok(stalledAt >= 100 && stalledAt < TOTAL - 2, `a reader that does not ack is paced (got ${stalledAt} events)`)
 
@@ -254,15 +256,22 @@ test(
       } finally {
         await B.close()
       }
-      await sleep(300)
+      // closed by a request on the same socket: its answer comes after anything sent to R before it
+      // (a further history chunk, or a broadcast of B's events, sent before B's pushes were answered)
+      const { responses: atHead, exit: atHeadExit } = await rawCollectPull(raw, { storeId, cursor: TOTAL + 130, backendId })
+      assert.deepEqual(atHead.map((r) => r.batch), [[]], 'a pull from the head on the same socket: one empty response')
+      assert.deepEqual(atHeadExit, { _tag: 'Success' })
       assert.equal(R.seqs().length, stalledAt, 'nothing more reaches a pull that does not ack')
+      assert.equal(R.chunks().length, PULL_WINDOW, `a pull that does not ack gets its window of ${PULL_WINDOW} chunks, no more`)
 
       R.resume()
       await R.until('rest of the history, the catch-up and the live events', () => R.seqs().length >= TOTAL + 128)
       await A.push([ev(TOTAL + 131, TOTAL + 130)])
       await R.until('the broadcast after the catch-up', () => R.seqs().length >= TOTAL + 129)
-      await sleep(500)
-      assert.deepEqual(R.seqs(), range(3, TOTAL + 131), 'every event exactly once, in order')
+      // the sentinel: once R has it, any duplicate of the history, catch-up or broadcasts has arrived
+      await A.push([ev(TOTAL + 132, TOTAL + 131, { args: { id: 'sentinel', text: 'sentinel' } })])
+      await R.until('the sentinel', () => R.seqs().includes(TOTAL + 132))
+      assert.deepEqual(R.seqs(), range(3, TOTAL + 132), 'every event exactly once, in order, up to the sentinel')
       const pages = R.chunks().map((c) => c.values[0].pageInfo)
       assert.deepEqual(pages.at(9), { _tag: 'NoMore' }, 'the history part ends after 10 responses')
       assert.deepEqual(
@@ -330,11 +339,14 @@ test('a client that disconnects in the middle of a 3,000-event pull does not dis
     const again = await reader.collectPull(TOTAL - 1)
     assert.deepEqual(seqsOf(again.flatMap((i) => i.batch.map((b) => b.eventEncoded))), [TOTAL, TOTAL + 1])
     await liveW.waitForEvents(TOTAL + 1)
-    await sleep(300)
+    // the sentinel: once the watcher has it, any duplicate or extra delivery has arrived before it
+    const sentinel = ev(TOTAL + 2, TOTAL + 1, { clientId: 'client-R', args: { id: 'sentinel', text: 'sentinel' } })
+    await reader.push([sentinel])
+    await liveW.waitForEvents(TOTAL + 2)
     assert.deepEqual(
       liveW.events().map((b) => b.eventEncoded),
-      [...evRange(1, TOTAL), ev(TOTAL + 1, TOTAL, { clientId: 'client-R' })],
-      "the watcher's live pull: every event once, in order",
+      [...evRange(1, TOTAL), ev(TOTAL + 1, TOTAL, { clientId: 'client-R' }), sentinel],
+      "the watcher's live pull: every event once, in order, up to the sentinel",
     )
 
     // the interrupted pull got its Exit (an interruption), and nothing more: not the rest of its
@@ -345,15 +357,15 @@ test('a client that disconnects in the middle of a 3,000-event pull does not dis
     assert.equal(I.exit()._tag, 'Failure')
     assert.ok(JSON.stringify(cause).includes('"_tag":"Interrupt"'), `an interrupt cause: ${JSON.stringify(cause)}`)
     const sentBefore = I.chunks().length // the chunks of its Ack window, sent before the Interrupt
-    assert.ok(I.seqs().length < TOTAL, 'its history was not complete')
-    I.resume() // acks the chunks it got: a pull still running would get its next responses now
-    await sleep(500)
-    assert.equal(I.chunks().length, sentBefore, 'the Acks of an interrupted pull release nothing')
     const before = I.seqs().length
+    assert.ok(before < TOTAL, 'its history was not complete')
     const backendId = await reader.storedBackendId()
+    I.resume() // acks the chunks it got: a pull still running would get its next responses now
+    // a pull on the same socket, sent after those Acks: its answer comes after anything they released
     const { responses, exit } = await rawCollectPull(conn, { storeId, cursor: TOTAL, backendId })
     assert.deepEqual(exit, { _tag: 'Success' })
-    assert.deepEqual(seqsOf(responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))), [TOTAL + 1])
+    assert.deepEqual(seqsOf(responses.flatMap((r) => r.batch.map((b) => b.eventEncoded))), [TOTAL + 1, TOTAL + 2])
+    assert.equal(I.chunks().length, sentBefore, 'the Acks of an interrupted pull release nothing')
     assert.equal(I.seqs().length, before, 'no history or broadcast for an interrupted pull')
     assert.equal(conn.messages.filter((m) => m.json?.requestId === I.id && m.json._tag === 'Exit').length, 1, 'one Exit')
 
@@ -363,9 +375,11 @@ test('a client that disconnects in the middle of a 3,000-event pull does not dis
       t.diagnostic(`stalled reader not checked: ${skipStalled}`)
     } else {
       stalled.R.resume()
-      await stalled.R.until('stalled reader catches up', () => stalled.R.seqs().length >= TOTAL + 1, 20_000)
-      await sleep(300)
-      assert.deepEqual(stalled.R.seqs(), range(1, TOTAL + 1), 'stalled reader: every event once, in order')
+      await stalled.R.until('stalled reader catches up', () => stalled.R.seqs().length >= TOTAL + 2, 20_000)
+      // a second sentinel, pushed once it has caught up: any duplicate has arrived before it
+      await reader.push([ev(TOTAL + 3, TOTAL + 2, { clientId: 'client-R', args: { id: 'sentinel-2', text: 'sentinel' } })])
+      await stalled.R.until('the second sentinel', () => stalled.R.seqs().includes(TOTAL + 3))
+      assert.deepEqual(stalled.R.seqs(), range(1, TOTAL + 3), 'stalled reader: every event once, in order, up to the sentinel')
     }
   } finally {
     await liveW?.stop().catch(() => {})

@@ -17,8 +17,8 @@ import {
   rawCollectPull,
   rawConnect,
   rawHttp,
-  sleep,
   useServer,
+  waitFor,
 } from './harness.mjs'
 
 const server = useServer()
@@ -102,10 +102,9 @@ test(
       const liveId = nextId()
       rawLive.send(pullRequest({ id: liveId, storeId, live: true }))
       await rawLive.waitFor((m) => m?._tag === 'Chunk' && m.requestId === liveId, 10_000, 'raw live pull history')
-      for (const live of [liveA, liveB]) {
-        const until = Date.now() + 10_000
-        while (live.items.length === 0 && Date.now() < until) await sleep(20)
-      }
+      await waitFor('the history part of both published live pulls', () => liveA.items.length > 0 && liveB.items.length > 0, 10_000, {
+        observe: () => `A has ${liveA.items.length} items, B has ${liveB.items.length}`,
+      })
 
       await A.push(wsSent) // over WebSocket, by the published client
       await H.push(httpSent) // over HTTP, by the published client
@@ -118,8 +117,7 @@ test(
         rawLive.messages
           .filter((m) => m.json?._tag === 'Chunk' && m.json.requestId === liveId)
           .flatMap((m) => m.json.values[0].batch.map((b) => b.eventEncoded))
-      const deadline = Date.now() + 15_000
-      while (rawLiveEvents().length < 2 * N && Date.now() < deadline) await sleep(50)
+      await waitFor(`${2 * N} events on the raw live pull`, () => rawLiveEvents().length >= 2 * N, 15_000, { observe: () => `${rawLiveEvents().length} events` })
       assertSame(rawLiveEvents(), all, 'raw live pull (WebSocket broadcast, JSON text)', { raw: true })
 
       C = await makeClient({ url: server.url, storeId, clientId: 'client-C' })

@@ -5,7 +5,6 @@
 // (BackendIdMismatch → local data cleared → a new store syncs from zero).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHmac } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -31,9 +30,11 @@ import {
   serverLog,
   sleep,
   startServer,
+  waitFor,
   waitForLog,
   httpPull,
 } from './harness.mjs'
+import { mintHs256 } from '../../scripts/lib/hs256.mjs'
 
 const SKIP = TARGET === 'ref' ? 'the reference has no admin API' : undefined
 const SECRET = 'an-admin-secret-for-the-e2e-suite'
@@ -54,11 +55,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-const b64u = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
-const jwt = (claims) => {
-  const data = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u(claims)}`
-  return `${data}.${createHmac('sha256', JWT_SECRET).update(data).digest('base64url')}`
-}
+const jwt = (claims) => mintHs256(claims, JWT_SECRET)
 const tokenFor = () => jwt({ exp: Math.floor(Date.now() / 1000) + 3600 })
 const payload = () => ({ authToken: tokenFor() })
 
@@ -316,13 +313,6 @@ test('a reset seen by a connected LiveStore store: BackendIdMismatch, its local 
       syncPayload: payload(),
       adapter: makeAdapter({ storage: { type: 'fs', baseDirectory }, clientId: 'client-A', sync: { backend: makeWsSync({ url: server.url }) } }),
     })
-  const waitFor = async (what, pred, ms = 30_000) => {
-    const deadline = Date.now() + ms
-    while (!(await pred())) {
-      if (Date.now() > deadline) throw new Error(`timeout: ${what}`)
-      await sleep(100)
-    }
-  }
   const shutdown = Effect.runSync(makeShutdownDeferred)
   const shutdownExit = Effect.runPromiseExit(Deferred.await(shutdown))
   const store = await open(shutdown)
@@ -347,15 +337,26 @@ test('a reset seen by a connected LiveStore store: BackendIdMismatch, its local 
     // another client writes into the new incarnation; the app's store, opened again on the same
     // local files, starts from zero and syncs exactly that
     const writer = await rawConnect(server, { storeId, payload: payload() })
+    const todo = (seqNum, id) => ({ name: 'v1.TodoCreated', args: { id, text: 'after the reset' }, seqNum, parentSeqNum: seqNum - 1, clientId: 'client-W', sessionId: 's' })
     try {
-      assert.deepEqual(await rawPush(writer, { storeId, batch: [{ name: 'v1.TodoCreated', args: { id: 'new-1', text: 'after the reset' }, seqNum: 1, parentSeqNum: 0, clientId: 'client-W', sessionId: 's' }] }), { _tag: 'Success', value: {} })
+      assert.deepEqual(await rawPush(writer, { storeId, batch: [todo(1, 'new-1')] }), { _tag: 'Success', value: {} })
+      fresh = await open()
+      await waitFor('the new store syncs the new incarnation', async () => fresh.query(allTodos).length >= 1)
+      // the sentinel: one more event; once the store has it, anything the server sent it before
+      // (old events, a duplicate of new-1) has arrived and been materialized too
+      assert.deepEqual(await rawPush(writer, { storeId, batch: [todo(2, 'sentinel')] }), { _tag: 'Success', value: {} })
+      await waitFor('the new store syncs the sentinel', async () => fresh.query(allTodos).some((t) => t.id === 'sentinel'), 30_000, { observe: () => fresh.query(allTodos) })
     } finally {
       await writer.close()
     }
-    fresh = await open()
-    await waitFor('the new store syncs the new incarnation', async () => fresh.query(allTodos).length === 1)
-    await sleep(500)
-    assert.deepEqual(fresh.query(allTodos), [{ id: 'new-1', text: 'after the reset' }], 'local data was cleared: only the new event')
+    assert.deepEqual(
+      fresh.query(allTodos),
+      [
+        { id: 'new-1', text: 'after the reset' },
+        { id: 'sentinel', text: 'after the reset' },
+      ],
+      'local data was cleared: only the new events',
+    )
   } finally {
     await store.shutdownPromise().catch(() => {})
     await fresh?.shutdownPromise().catch(() => {})

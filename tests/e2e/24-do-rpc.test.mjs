@@ -23,6 +23,7 @@ import {
   makeClient,
   oursOnly,
   sleep,
+  waitFor,
 } from './harness.mjs'
 import {
   doRpcPing,
@@ -85,16 +86,6 @@ const openWsStore = (storeId, clientId = 'ws-node') =>
     logLevel: LogLevel.Warning,
     adapter: makeAdapter({ storage: { type: 'in-memory' }, clientId, sync: { backend: makeWsSync({ url: rig.url }) } }),
   })
-
-const waitFor = async (what, pred, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await pred()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timeout after ${timeoutMs} ms: ${what}`)
-    await sleep(150)
-  }
-}
 
 const ids = (list) => list.map((t) => t.id).sort()
 

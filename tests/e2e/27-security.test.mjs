@@ -6,7 +6,6 @@
 // (D1 tables in any letter case: e2e 25; MessagePack bombs and decoders: tests/do_rpc_capture.rs
 // and the fuzz targets; deadlines and the largest attachment: native tests in src/sync.)
 import assert from 'node:assert/strict'
-import { createHmac } from 'node:crypto'
 import { after, before, test } from 'node:test'
 
 import {
@@ -25,6 +24,7 @@ import {
   waitForLog,
   startServer,
 } from './harness.mjs'
+import { mintHs256 } from '../../scripts/lib/hs256.mjs'
 import { doRpcPull, doRpcPush, eventsOfAnswer, exitOfAnswer, messagesOf, startDoRpc } from '../support/do-rpc-client.mjs'
 import { startServer as startWranglerDev } from '../support/wrangler-dev.mjs'
 
@@ -250,11 +250,7 @@ test('hole 12: no CORS on the admin API', { skip: SKIP }, async () => {
   assert.equal(info.headers.get('access-control-allow-origin'), '*')
 })
 
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
-const token = (claims) => {
-  const data = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 600, ...claims })}`
-  return `${data}.${createHmac('sha256', JWT_SECRET).update(data).digest('base64url')}`
-}
+const token = (claims) => mintHs256({ exp: Math.floor(Date.now() / 1000) + 600, ...claims }, JWT_SECRET)
 
 test('hole 6: a valid token opens only the stores its claim names; prefix grants are explicit; hole 14: an empty payload token does not hide the header', { skip: SKIP }, async () => {
   const unscoped = await startServer({ env: { AUTH_MODE: 'jwt', JWT_SECRET } })

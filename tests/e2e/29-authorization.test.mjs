@@ -4,7 +4,6 @@
 // where it can present the token (the sync payload), by raw sockets and POSTs where a browser would
 // add a cookie and an Origin.
 import assert from 'node:assert/strict'
-import { createHmac } from 'node:crypto'
 import { after, before, test } from 'node:test'
 
 import {
@@ -26,17 +25,14 @@ import {
   sleep,
   startServer,
 } from './harness.mjs'
+import { mintHs256 } from '../../scripts/lib/hs256.mjs'
 
 const SKIP = oursOnly('has no built-in authorization (it would be an onPush you write)')
 
 const SECRET = 'e2e-authorization-secret-0123456789-abcdef'
 const APP_ORIGIN = 'http://app.e2e.test:5173'
 const nowSec = () => Math.floor(Date.now() / 1000)
-const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url')
-const token = (claims) => {
-  const input = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u({ sub: 'e2e-user', exp: nowSec() + 600, ...claims })}`
-  return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
-}
+const token = (claims) => mintHs256({ sub: 'e2e-user', exp: nowSec() + 600, ...claims }, SECRET)
 const writer = (storeId) => token({ stores: [storeId] })
 const viewer = (storeId) => token({ stores: [storeId], readonly: true })
 const todosOnly = (storeId) => token({ stores: [storeId], events: ['todo*'] })

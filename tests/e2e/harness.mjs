@@ -12,6 +12,7 @@ import { makeHttpSync, makeWsSync } from '@livestore/sync-cf/client'
 import { Chunk, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from 'effect'
 import { WebSocket as WsWebSocket } from 'ws'
 
+import { sleep, waitFor } from '../support/wait.mjs'
 import { QUIET_ENV, freePort, startServer as startWranglerDev } from '../support/wrangler-dev.mjs'
 
 export { Chunk, Effect, Exit, Fiber, Option, Stream }
@@ -46,7 +47,7 @@ if (process.env.E2E_TARGET && !['ours', 'ref'].includes(process.env.E2E_TARGET))
 export const oursOnly = (why) =>
   TARGET === 'ref' && !process.env.E2E_FORCE_OURS_ONLY ? `ours-only: the reference server ${why}` : undefined
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+export { sleep, waitFor }
 
 /** Fresh storeId per test: only [A-Za-z0-9_-], so it is also a valid LiveStore storeId. */
 export const freshStoreId = (label = 'store') => `e2e-${label}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
@@ -237,13 +238,7 @@ export const makeClient = async ({
 }
 
 /** Waits until the client's isConnected is true (the client pings right after construction). */
-export const waitConnected = async (client, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await client.isConnected())) {
-    if (Date.now() > deadline) throw new Error(`client not connected after ${timeoutMs} ms`)
-    await sleep(50)
-  }
-}
+export const waitConnected = (client, timeoutMs = 10_000) => waitFor('the client to be connected', () => client.isConnected(), timeoutMs)
 
 /** The failure (typed error) of an Exit, or undefined. */
 export const failureOf = (exit) => {
@@ -539,15 +534,8 @@ export const serverLog = (server) =>
     })
 
 /** Waits (polling the log file) for a log line matching `pred`; rejects after `timeoutMs`. */
-export const waitForLog = async (server, pred, timeoutMs = 5_000, what = 'log line') => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const hit = serverLog(server).find(pred)
-    if (hit) return hit
-    if (Date.now() > deadline) throw new Error(`no ${what} in the server log within ${timeoutMs} ms`)
-    await sleep(50)
-  }
-}
+export const waitForLog = (server, pred, timeoutMs = 5_000, what = 'log line') =>
+  waitFor(`${what} in the server log`, () => serverLog(server).find(pred), timeoutMs, { intervalMs: 50 })
 
 /** The instance of our Durable Object that accepted the push to `storeId` that moved its head to `head`. */
 export const instanceOfPush = async (server, storeId, head) =>

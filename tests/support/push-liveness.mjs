@@ -170,7 +170,7 @@ const framesOfPush = (sockets, batch) => {
  * happened. Never throws for a protocol failure: it reports it.
  *
  * @returns {Promise<{storeId, pushes, accepted, serverAhead, otherFailures, unanswered, stalled, events,
- *   storedUnacknowledged, converged, logIntact, sockets}>}
+ *   storedUnacknowledged, converged, logIntact, sentinelDelivered, sockets}>}
  */
 export const runPushLiveness = async ({
   url,
@@ -197,6 +197,7 @@ export const runPushLiveness = async ({
     storedUnacknowledged: 0,
     converged: false,
     logIntact: false,
+    sentinelDelivered: false,
   }
   try {
     for (let k = 0; k < writers; k++) clients.push(await makeClient({ url, storeId, tag: `w${k}` }))
@@ -285,8 +286,24 @@ export const runPushLiveness = async ({
     const longest = () => Math.max(total, ...clients.map((c) => c.liveEvents().length))
     const deadline = Date.now() + hangMs
     while (clients.some((c) => c.liveEvents().length < longest()) && Date.now() < deadline) await sleep(20)
+    // the sentinel: the reader pushes one more event on top of the converged log. Broadcasts leave
+    // in log order, so once every live pull has it, a duplicate or extra delivery of an earlier
+    // event has arrived before it (and makes that pull's sequence differ from the others)
+    const head = longest()
+    if (clients.every((c) => c.liveEvents().length === head)) {
+      const sentinel = { name: 'todoCreated-v1', args: { id: 'sentinel', writer: -1 }, seqNum: head + 1, parentSeqNum: head, clientId: reader.tag, sessionId: `${reader.tag}-session` }
+      const exit = await Effect.runPromiseExit(reader.backend.push([sentinel]).pipe(Effect.timeout(hangMs)))
+      if (Exit.isSuccess(exit)) {
+        const hasSentinel = (c) => c.liveEvents().some((e) => e.args?.id === 'sentinel')
+        const until = Date.now() + hangMs
+        while (!clients.every(hasSentinel) && Date.now() < until) await sleep(20)
+        report.sentinelDelivered = clients.every(hasSentinel)
+      } else {
+        report.otherFailures.push({ writer: reader.tag, error: `the sentinel push failed: ${String(failureOf(exit)?._tag ?? exit.cause)}` })
+      }
+    }
     const reference = reader.liveEvents()
-    report.storedUnacknowledged = reference.length - total
+    report.storedUnacknowledged = reference.length - total - (report.sentinelDelivered ? 1 : 0)
     report.converged = clients.every((c) => JSON.stringify(c.liveEvents()) === JSON.stringify(reference)) && reference.length >= total
     report.logIntact = reference.every((e, i) => e.seqNum === i + 1 && e.parentSeqNum === i)
     return report
