@@ -16,6 +16,8 @@
 //! - [`storage`] — the [`storage::EventLog`] interface, and the reference's SQLite tables as SQL
 //!   text.
 //! - [`auth`] — who may sync: the JWT checks of `AUTH_MODE=jwt`, and what a token may push.
+//! - [`api`] — the `@livestore/sync-cf/cf-worker` API (`makeWorker`, `makeDurableObject`) on
+//!   this engine: its options, and when the app's hooks run.
 //! - [`admin`] — the admin API: routes, the admin secret, store info, the NDJSON export/import
 //!   format.
 //! - [`config`] — Wrangler vars → a typed config; [`vars`] — the parsers and the error they share.
@@ -48,6 +50,7 @@
 #![cfg_attr(test, allow(clippy::pedantic))]
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod hex;

@@ -8,6 +8,8 @@
 //! made when the caller reads (`rpcPullNext`), like the Acks pace a WebSocket pull. A pull whose
 //! caller stops reading is kept until [`MAX_OPEN_PULLS`] newer ones push it out.
 
+use crate::api::hooks::{gate, refusal};
+use crate::protocol::rpc::ClientMessage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -88,6 +90,21 @@ impl SyncBackendDO {
             return Err(reason);
         }
         let single_pull = do_rpc::is_single_pull(&requests);
+        let texts: Vec<String> = requests.iter().map(|r| r.to_json()).collect();
+        // the app's onPush/onPull (DO-RPC forwards no headers), before the call takes its turn
+        let mut refusals: Vec<Option<String>> = vec![None; texts.len()];
+        if let Some(api) = &self.api {
+            for (text, refused) in texts.iter().zip(refusals.iter_mut()) {
+                let Ok(ClientMessage::Request(request)) = ClientMessage::decode(text) else {
+                    continue;
+                };
+                if let Some(gated) = gate(Transport::DoRpc, &request, api.options.hooks) {
+                    if let Some(e) = api.pass(&gated, &store_id, None).await {
+                        *refused = Some(refusal(&gated.id, &e));
+                    }
+                }
+            }
+        }
         let mut conn = Connection::default();
         let mut step = Step::default();
         {
@@ -96,11 +113,14 @@ impl SyncBackendDO {
                 .opened(&mut slot, &store_id)
                 .await
                 .map_err(|e| self.failure_message(&store_id, &e))?;
-            for request in &requests {
-                let text = request.to_json();
+            for (text, refused) in texts.iter().zip(refusals) {
+                if let Some(frame) = refused {
+                    step.frames.push(frame);
+                    continue;
+                }
                 let mut out = |o| self.take_output(&store_id, &mut step, o);
                 store
-                    .handle_message(Transport::DoRpc, &mut conn, &text, &now_iso, &mut out)
+                    .handle_message(Transport::DoRpc, &mut conn, text, &now_iso, &mut out)
                     .await;
             }
             if !single_pull {

@@ -30,6 +30,7 @@ use crate::sync::open_pulls::OpenPulls;
 use crate::sync::{Output, Store};
 use crate::transport::Transport;
 
+use super::api::ObjectApi;
 use super::callbacks::Callbacks;
 use super::env;
 use super::logging::{write_data_point, Logger, ObjectLog};
@@ -79,6 +80,8 @@ pub struct SyncBackendDO {
     pub(super) callbacks: Callbacks,
     /// DO-RPC: pulls whose caller is still reading their history.
     pub(super) open_pulls: RefCell<OpenPulls>,
+    /// The app's hooks, when the class was made by the sync-cf API's `makeDurableObject`.
+    pub(super) api: Option<ObjectApi>,
 }
 
 impl SyncBackendDO {
@@ -145,11 +148,26 @@ impl SyncBackendDO {
     }
 
     /// Whether this object is the one our Worker routes `store_id` to (`idFromName`), when the
-    /// namespace binding is there to tell.
+    /// namespace binding is there to tell. An app of the sync-cf API names its binding as it
+    /// likes: then every Durable Object binding is asked (an id belongs to one namespace only).
     pub(super) fn is_object_of(&self, store_id: &str) -> Option<bool> {
-        let namespace = self.env.durable_object(SYNC_BACKEND_BINDING).ok()?;
-        let expected = namespace.id_from_name(store_id).ok()?.to_string();
-        Some(expected == self.state.id().to_string())
+        let own = self.state.id().to_string();
+        if let Ok(namespace) = self.env.durable_object(SYNC_BACKEND_BINDING) {
+            let expected = namespace.id_from_name(store_id).ok()?.to_string();
+            return Some(expected == own);
+        }
+        self.api.as_ref()?;
+        let names = super::api::durable_object_bindings(&self.env);
+        if names.is_empty() {
+            return None;
+        }
+        Some(names.iter().any(|name| {
+            let Ok(ns) = self.env.durable_object(name) else {
+                return false;
+            };
+            ns.id_from_name(store_id)
+                .is_ok_and(|id| id.to_string() == own)
+        }))
     }
 
     /// What the client of a failed store open or storage call is told, after logging the whole
@@ -177,12 +195,40 @@ impl SyncBackendDO {
         transport: Transport,
         output: Output,
     ) -> Option<Output> {
+        if let Some(api) = &self.api {
+            self.observe(api, store_id, &output);
+        }
         match output {
             Output::Broadcast(response) => self.broadcast(&response),
             Output::Activity(a) => self.record_activity(store_id, transport, &a),
             own @ (Output::Reply(_) | Output::Subscribe(_)) => return Some(own),
         }
         None
+    }
+
+    /// The app's `onPushRes` (every accepted push) and `onPullRes` (every chunk a client gets:
+    /// a pull's history, and each broadcast once), as the reference calls them.
+    fn observe(&self, api: &ObjectApi, store_id: &str, output: &Output) {
+        let hooks = api.options.hooks;
+        match output {
+            Output::Activity(Activity::Push { outcome: Ok(_), .. }) if hooks.on_push_res => {
+                api.notify(
+                    "onPushRes",
+                    crate::protocol::messages::PUSH_ACK,
+                    &self.log,
+                    store_id,
+                );
+            }
+            Output::Broadcast(response) if hooks.on_pull_res => {
+                api.notify("onPullRes", &format!("[{response}]"), &self.log, store_id);
+            }
+            Output::Reply(frame) if hooks.on_pull_res => {
+                if let Some(values) = crate::protocol::rpc::chunk_values(frame) {
+                    api.notify("onPullRes", values, &self.log, store_id);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Logs what the core reports a request did, and records its data point.
@@ -256,7 +302,17 @@ impl SyncBackendDO {
             .and_then(|v| v.parse::<i64>().ok());
         let rate_key = headers.get(RATE_KEY_HEADER)?;
         let rights = PushRights::from_header(headers.get(RIGHTS_HEADER)?.as_deref());
-        self.accept_websocket(store_id, auth_expires, rate_key, rights)
+        let forwarded = match self.api.as_ref().map(|api| api.forwarded(req)) {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(h))) => {
+                if let Some(reason) = crate::api::forwarded::too_large(&h) {
+                    return Response::error(reason, 431);
+                }
+                Some(h)
+            }
+            Some(Err(reason)) => return Response::error(reason, 500),
+        };
+        self.accept_websocket(store_id, auth_expires, rate_key, rights, forwarded)
             .await
     }
 }
@@ -288,6 +344,7 @@ impl DurableObject for SyncBackendDO {
             state.set_websocket_auto_response(&pair);
         }
         let callbacks = Callbacks::new(state.storage().sql(), env.clone(), log.clone());
+        let api = ObjectApi::of(&env);
         SyncBackendDO {
             state,
             env,
@@ -301,6 +358,7 @@ impl DurableObject for SyncBackendDO {
             opened_store: RefCell::new(None),
             callbacks,
             open_pulls: RefCell::new(OpenPulls::default()),
+            api,
         }
     }
 

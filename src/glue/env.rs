@@ -18,6 +18,15 @@ pub fn lookup(env: &Env, name: &str) -> Option<String> {
     }
 }
 
+/// The configuration: Wrangler's vars, under the vars the sync-cf API's options set (an app that
+/// passes `storage` to `makeDurableObject` means it, whatever `STORAGE` says).
 pub fn config(env: &Env) -> Result<Config, ConfigError> {
-    Config::from_lookup(|name| lookup(env, name))
+    let overrides = super::api::var_overrides(env);
+    Config::from_lookup(|name| {
+        overrides
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| lookup(env, name))
+    })
 }

@@ -5,10 +5,11 @@
 use futures_util::{stream, StreamExt};
 use worker::*;
 
+use crate::api::hooks::{gate, refusal};
 use crate::auth::{PushRights, RIGHTS_HEADER};
 use crate::http::answer::http_answer;
 use crate::log::Level;
-use crate::protocol::rpc::{self, Unreadable};
+use crate::protocol::rpc::{self, ClientMessage, Unreadable};
 use crate::sync::pull::{HistoryStep, HttpHistory};
 use crate::sync::{Connection, Output};
 use crate::transport::Transport;
@@ -30,6 +31,9 @@ impl SyncBackendDO {
                 return json_response(status, &format!("[{}]", rpc::defect_frame(e.reason())));
             }
         };
+        if let Some(refused) = self.http_gate(store_id, &req, &body).await? {
+            return self.http_response(200, &format!("[{refused}]"));
+        }
         let mut replies = Vec::new();
         let outcome = self
             .with_store(store_id, async |store| {
@@ -56,7 +60,7 @@ impl SyncBackendDO {
         };
         let Some((history, pages)) = rest else {
             let (status, body) = http_answer(&replies);
-            return json_response(status, &body);
+            return self.http_response(status, &body);
         };
         // A pull longer than one window: the rest of its history is read page by page as the
         // body is sent, after this handler returned (the log below the pull's head never changes
@@ -97,6 +101,43 @@ impl SyncBackendDO {
             stream::once(async move { Ok::<Vec<u8>, Error>(first.into_bytes()) }).chain(rest);
         let headers = Headers::new();
         headers.set("Content-Type", "application/json")?;
+        self.response_headers(&headers)?;
         Ok(Response::from_stream(body)?.with_headers(headers))
+    }
+
+    /// The app's onPush/onPull for an HTTP request (with the headers it forwards, taken from
+    /// this request): the refusal frame, when the hook refused.
+    async fn http_gate(&self, store_id: &str, req: &Request, body: &str) -> Result<Option<String>> {
+        let Some(api) = &self.api else {
+            return Ok(None);
+        };
+        let Ok(ClientMessage::Request(request)) = ClientMessage::decode(body) else {
+            return Ok(None);
+        };
+        let Some(gated) = gate(Transport::Http, &request, api.options.hooks) else {
+            return Ok(None);
+        };
+        let headers = api.forwarded(req).map_err(Error::RustError)?;
+        Ok(api
+            .pass(&gated, store_id, headers.as_ref())
+            .await
+            .map(|e| refusal(&gated.id, &e)))
+    }
+
+    /// `http.responseHeaders` of the sync-cf API (`HTTP_RESPONSE_HEADERS`), on every HTTP RPC
+    /// answer of the object.
+    fn response_headers(&self, headers: &Headers) -> Result<()> {
+        if let Ok(config) = &self.config {
+            for (name, value) in &config.extra_headers {
+                headers.set(name, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn http_response(&self, status: u16, body: &str) -> Result<Response> {
+        let response = json_response(status, body)?;
+        self.response_headers(response.headers())?;
+        Ok(response)
     }
 }

@@ -8,9 +8,11 @@
 //! - [`subject_registry`] — the per-subject store count (`MAX_STORES_PER_SUBJECT`).
 //! - [`storage`] — the event log over the object's SQLite or D1.
 //! - [`body`], [`env`], [`logging`] — request bodies, vars, log lines and data points.
+//! - [`api`] — the bridge to the app's callbacks of the sync-cf API (`makeWorker`, …).
 //! - [`ffi`] — the JavaScript APIs workers-rs 0.8.7 lacks.
 
 mod alarms;
+mod api;
 mod body;
 mod callbacks;
 mod do_rpc;

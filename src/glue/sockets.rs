@@ -5,6 +5,8 @@
 use wasm_bindgen::JsCast;
 use worker::*;
 
+use crate::api::forwarded::Forwarded;
+use crate::api::hooks::{gate, refusal};
 use crate::auth::PushRights;
 use crate::log::Level;
 use crate::metrics;
@@ -41,6 +43,7 @@ impl SyncBackendDO {
         auth_expires: Option<i64>,
         rate_key: Option<String>,
         rights: PushRights,
+        headers: Option<Forwarded>,
     ) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
@@ -53,6 +56,7 @@ impl SyncBackendDO {
         let mut attachment = Attachment::new(store_id, auth_expires, now_ms());
         attachment.rate_key = rate_key.map(|k| crate::auth::short_subject(&k).to_owned());
         attachment.connection.rights = rights;
+        attachment.headers = headers;
         write_attachment(&pair.server, &attachment)?;
         if let Some((at, _)) = attachment.deadline(&self.closing) {
             self.alarm_no_later_than(at).await?;
@@ -81,6 +85,21 @@ impl SyncBackendDO {
         if let Some(refusal) = self.push_rate_limited(&ws, &message).await {
             let _ = ws.send_with_str(refusal);
             return Ok(());
+        }
+        // The app's onPush/onPull, before this message takes its turn: a slow hook holds up
+        // only its own request, and admission (head, backendId) happens after it resolved.
+        if let (Some(api), Ok(ClientMessage::Request(request))) = (&self.api, &message) {
+            if let Some(gated) = gate(Transport::WebSocket, request, api.options.hooks) {
+                if let Some(attachment) = read_attachment(&ws) {
+                    let refused = api
+                        .pass(&gated, &attachment.store_id, attachment.headers.as_ref())
+                        .await;
+                    if let Some(e) = refused {
+                        let _ = ws.send_with_str(refusal(&gated.id, &e));
+                        return Ok(());
+                    }
+                }
+            }
         }
         // This message's turn: the socket's state (its attachment) is read and written inside
         // it, so that with D1, where handling waits for storage, two messages of one socket never

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::http::cors::cors_headers;
 use crate::http::routing::{route, Route, INFO_TEXT};
 
+use super::api::WorkerApi;
 use super::env;
 use super::json_response;
 use super::logging::{write_data_point, Logger};
@@ -76,8 +77,17 @@ thread_local! {
     static AUTH_CONFIG: RefCell<Option<CachedAuth>> = const { RefCell::new(None) };
 }
 
-fn auth_config(env: &Env) -> Rc<AuthConfig> {
-    let values: Vec<Option<String>> = AUTH_VARIABLES.iter().map(|n| env::lookup(env, n)).collect();
+/// With the sync-cf API (`api`), the app's `validatePayload` is its auth, as in the reference:
+/// our JWT check runs only when `AUTH_MODE=jwt` is set explicitly (the config-only Worker checks
+/// JWTs unless `AUTH_MODE=none`).
+fn auth_config(env: &Env, api: bool) -> Rc<AuthConfig> {
+    let values: Vec<Option<String>> = AUTH_VARIABLES
+        .iter()
+        .map(|n| match env::lookup(env, n) {
+            None if api && *n == "AUTH_MODE" => Some("none".to_owned()),
+            value => value,
+        })
+        .collect();
     AUTH_CONFIG.with(|cell| {
         let mut cached = cell.borrow_mut();
         if let Some((seen, config)) = cached.as_ref() {
@@ -157,8 +167,29 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         );
     }
 
-    // The payload/JWT check, before any Durable Object is touched.
-    let auth = auth_config(env);
+    // The app's validatePayload (sync-cf API), then our JWT check: both before any Durable
+    // Object is touched, and both must let the request through.
+    let api = match WorkerApi::of(env) {
+        None => None,
+        Some(Ok(api)) => Some(api),
+        Some(Err(reason)) => return text_response(500, &reason),
+    };
+    if let Some(api) = &api {
+        let payload = params.payload.as_ref().map(ToString::to_string);
+        if let Some(body) = api
+            .validate(payload.as_deref(), &params.store_id, &req)
+            .await
+        {
+            return text_response(400, &body);
+        }
+    }
+    let binding = match sync_binding(env, api.as_ref()) {
+        Ok(binding) => binding,
+        Err(response) => return response,
+    };
+
+    // The JWT check (AUTH_MODE=jwt), before any Durable Object is touched.
+    let auth = auth_config(env, api.is_some());
     let now = (js_sys::Date::now() / 1000.0).floor() as i64;
     let headers = req.headers();
     let authorization = headers.get("Authorization")?;
@@ -210,12 +241,14 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
         }
     };
 
-    let namespace = match env.durable_object(SYNC_BACKEND_BINDING) {
+    let namespace = match env.durable_object(&binding) {
         Ok(ns) => ns,
         Err(_) => {
             return text_response(
                 424,
-                &format!("Failed dependency: Required Durable Object binding '{SYNC_BACKEND_BINDING}' not available"),
+                &format!(
+                    "Failed dependency: Required Durable Object binding '{binding}' not available"
+                ),
             )
         }
     };
@@ -235,6 +268,38 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     }
     let stub = namespace.id_from_name(&params.store_id)?.get_stub()?;
     stub.fetch_with_request(forwarded(req, &grant, &key)?).await
+}
+
+/// The Durable Object binding sync requests go to: `SYNC_BACKEND_DO` for the config-only
+/// Worker; for the sync-cf API the `syncBackendBinding` option, or, without it, the one Durable
+/// Object binding the Worker has (the reference answers `424` to every request then).
+fn sync_binding(
+    env: &Env,
+    api: Option<&WorkerApi>,
+) -> std::result::Result<String, Result<Response>> {
+    let Some(api) = api else {
+        return Ok(SYNC_BACKEND_BINDING.to_owned());
+    };
+    if let Some(binding) = &api.options.binding {
+        return Ok(binding.clone());
+    }
+    let found = super::api::durable_object_bindings(env);
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(text_response(
+            424,
+            "Failed dependency: this Worker has no Durable Object binding for the sync backend \
+             (declare one in wrangler.toml, or name it with syncBackendBinding)",
+        )),
+        several => Err(text_response(
+            500,
+            &format!(
+                "The Worker has several Durable Object bindings ({}): name the sync backend's \
+                 with the syncBackendBinding option of makeWorker",
+                several.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Whom a rate limit counts: the token's subject, or the client's IP without one.

@@ -199,6 +199,16 @@ pub fn chunk_frame(id: &RequestId, value_json: &str) -> String {
     s
 }
 
+/// The `values` array of a frame [`chunk_frame`] wrote (`[VALUE]`), or `None` for any other
+/// frame: what a chunk delivered, for the app's `onPullRes`.
+pub fn chunk_values(frame: &str) -> Option<&str> {
+    let rest = frame.strip_prefix(r#"{"_tag":"Chunk","requestId":"#)?;
+    // a request id is a JSON string or integer: the first `,"values":[` ends it
+    let start = rest.find(r#","values":["#)? + r#","values":"#.len();
+    rest.get(start..rest.len().checked_sub(1)?)
+        .filter(|v| v.starts_with('[') && v.ends_with(']'))
+}
+
 fn exit_frame(id: &RequestId, exit_json: &str) -> String {
     let mut s = String::with_capacity(exit_json.len() + 40);
     s.push_str(r#"{"_tag":"Exit","requestId":"#);
@@ -265,5 +275,15 @@ mod tests {
         let e = message_text(vec![0x7b, 0xff], 10).unwrap_err();
         assert!(matches!(e, Unreadable::NotUtf8(_)));
         assert!(e.reason().contains("UTF-8"));
+    }
+
+    #[test]
+    fn chunk_values_are_found_in_chunk_frames_only() {
+        let id = RequestId::from_json_text(r#""a,\"values\":[x""#).unwrap();
+        let frame = chunk_frame(&id, r#"{"batch":[]}"#);
+        assert_eq!(chunk_values(&frame), Some(r#"[{"batch":[]}]"#));
+        let numeric = RequestId::from_json_text("12").unwrap();
+        assert_eq!(chunk_values(&chunk_frame(&numeric, "1")), Some("[1]"));
+        assert_eq!(chunk_values(&exit_success(&numeric, "{}")), None);
     }
 }

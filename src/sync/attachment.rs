@@ -31,6 +31,9 @@ pub struct Attachment {
     /// Whom rate limits count for this socket's pushes (the token's subject, or the client's IP;
     /// at most 128 bytes), when the Worker named it.
     pub rate_key: Option<String>,
+    /// The request headers the app's hooks see (`forwardHeaders` of the sync-cf API), bounded
+    /// by [`crate::api::forwarded::MAX_FORWARDED_HEADERS_BYTES`].
+    pub headers: Option<crate::api::forwarded::Forwarded>,
 }
 
 /// The largest attachment the runtime keeps with a socket (16 KiB).
@@ -78,6 +81,8 @@ struct Stored {
         skip_serializing_if = "PushRights::is_unrestricted"
     )]
     push_rights: PushRights,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    headers: Option<crate::api::forwarded::Forwarded>,
 }
 
 impl Attachment {
@@ -92,6 +97,7 @@ impl Attachment {
             no_request_since: None,
             closing: false,
             rate_key: None,
+            headers: None,
         }
     }
 
@@ -107,6 +113,7 @@ impl Attachment {
             closing: self.closing,
             rate_key: self.rate_key.clone(),
             push_rights: self.connection.rights.clone(),
+            headers: self.headers.clone(),
         };
         // Serializing plain data to a String cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -128,6 +135,7 @@ impl Attachment {
             no_request_since: s.no_request_since,
             closing: s.closing,
             rate_key: s.rate_key,
+            headers: s.headers,
         })
     }
 }
@@ -210,6 +218,11 @@ mod tests {
             read_only: true,
             events: Some(vec![entry; count]),
         };
+        // and the most forwarded headers a socket keeps
+        let value = "\u{1}".repeat(crate::api::forwarded::MAX_FORWARDED_HEADERS_BYTES / 6 - 20);
+        let headers = std::collections::BTreeMap::from([("cookie".to_owned(), value)]);
+        assert_eq!(crate::api::forwarded::too_large(&headers), None);
+        a.headers = Some(headers);
         let n = a.to_json().len();
         assert!(n < MAX_ATTACHMENT_BYTES, "{n} bytes");
     }

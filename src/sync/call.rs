@@ -86,6 +86,11 @@ impl Call {
         rpc_of(transport, tag) == Some(Rpc::Push)
     }
 
+    /// Whether a request tagged `tag` over `transport` is a pull.
+    pub fn is_pull(transport: Transport, tag: &str) -> bool {
+        rpc_of(transport, tag) == Some(Rpc::Pull)
+    }
+
     /// The call `request` makes on `conn`, or the answer that refuses it.
     pub fn parse(
         transport: Transport,

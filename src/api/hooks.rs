@@ -1,0 +1,155 @@
+//! The app's hooks (`makeDurableObject({ onPush, onPull, onPushRes, onPullRes })`): which
+//! request calls which, with what message, and what the client gets when a hook refuses.
+//!
+//! As in the reference, `onPush` sees a push that decodes and has at least one event, before
+//! anything is checked or stored; `onPull` sees every pull that decodes, before storage is read.
+//! Their message is the request's payload as the client sent it (`{storeId, payload?, batch,
+//! backendId}` / `{storeId, payload?, cursor, live?}`, with Effect's `Option` as `{_tag, value}`),
+//! which is what the reference's decoded message holds. The admission that follows (head,
+//! backendId, rights, limits) runs after the hook has resolved, on the store's state at that
+//! moment: two pushes with the same parent never both pass, however slow the hook.
+
+use crate::protocol::messages::{decode_payload, PullRequest, PushRequest, SyncError};
+use crate::protocol::rpc::{self, RequestId, RpcRequest};
+use crate::sync::call::Call;
+use crate::transport::Transport;
+
+use super::options::HookSet;
+
+/// A hook that runs before a request is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    OnPush,
+    OnPull,
+}
+
+/// A request that must pass a hook first: which one, and the message the hook gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatedRequest<'a> {
+    pub gate: Gate,
+    pub id: RequestId,
+    /// The request's payload, raw JSON.
+    pub message: &'a str,
+}
+
+/// The hook `request` must pass before it is applied, if any of `hooks` applies to it.
+pub fn gate<'a>(
+    transport: Transport,
+    request: &RpcRequest<'a>,
+    hooks: HookSet,
+) -> Option<GatedRequest<'a>> {
+    let tag = request.tag.as_ref();
+    let payload = request.payload?;
+    let gate = if hooks.on_push && Call::is_push(transport, tag) {
+        let push: PushRequest = decode_payload(tag, Some(payload)).ok()?;
+        // an empty batch is acknowledged without the hook, as in the reference
+        (!push.batch.is_empty()).then_some(Gate::OnPush)?
+    } else if hooks.on_pull && Call::is_pull(transport, tag) {
+        decode_payload::<PullRequest>(tag, Some(payload)).ok()?;
+        Gate::OnPull
+    } else {
+        return None;
+    };
+    Some(GatedRequest {
+        gate,
+        id: request.id.clone(),
+        message: payload.get(),
+    })
+}
+
+/// What a hook threw (or rejected with, or failed with): its error's `name` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookError {
+    pub name: String,
+    pub message: String,
+}
+
+/// The answer to a request whose hook refused it: an `UnknownError` whose cause is the hook's
+/// error, as the reference sends it (`{"cause":{"name":"Error","message":…},"_tag":"UnknownError"}`).
+pub fn refusal(id: &RequestId, e: &HookError) -> String {
+    rpc::exit_failure(id, &SyncError::unknown(&e.name, &e.message).encode())
+}
+
+/// The body of the `400` that answers a request `validatePayload` refused: the reference's text
+/// (`String(UnknownError)`), whose cause is `String(error)` of what the callback threw.
+pub fn validate_refusal_text(thrown: &str) -> String {
+    format!(r#"UnknownError: {{ "cause": {thrown}, "note": undefined, "payload": undefined }}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::rpc::ClientMessage;
+
+    const ALL: HookSet = HookSet {
+        on_push: true,
+        on_pull: true,
+        on_push_res: true,
+        on_pull_res: true,
+    };
+
+    fn gated(transport: Transport, frame: &str, hooks: HookSet) -> Option<(Gate, String)> {
+        let Ok(ClientMessage::Request(request)) = ClientMessage::decode(frame) else {
+            panic!("not a request: {frame}");
+        };
+        gate(transport, &request, hooks).map(|g| (g.gate, g.message.to_owned()))
+    }
+
+    const PUSH: &str = r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Push","payload":{"storeId":"s","payload":{"authToken":"t"},"batch":[{"name":"a","args":{},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"x"}],"backendId":{"_tag":"None"}},"traceId":"t","spanId":"s","sampled":false,"headers":[]}"#;
+
+    #[test]
+    fn a_push_with_events_passes_on_push_with_its_payload() {
+        let (g, message) = gated(Transport::WebSocket, PUSH, ALL).unwrap();
+        assert_eq!(g, Gate::OnPush);
+        assert!(message.starts_with(r#"{"storeId":"s","payload":{"authToken":"t"},"batch":[{"#));
+        let only_pull = HookSet {
+            on_pull: true,
+            ..HookSet::default()
+        };
+        assert_eq!(gated(Transport::WebSocket, PUSH, only_pull), None);
+        // the HTTP tag is not a WebSocket push
+        assert_eq!(gated(Transport::Http, PUSH, ALL), None);
+    }
+
+    #[test]
+    fn empty_undecodable_and_other_requests_pass_no_hook() {
+        let empty = PUSH.replace(
+            r#"[{"name":"a","args":{},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"x"}]"#,
+            "[]",
+        );
+        assert_eq!(gated(Transport::WebSocket, &empty, ALL), None);
+        let broken = PUSH.replace(r#""seqNum":1"#, r#""seqNum":"one""#);
+        assert_eq!(gated(Transport::WebSocket, &broken, ALL), None);
+        let ping = r#"{"_tag":"Request","id":"2","tag":"SyncHttpRpc.Ping","payload":{"storeId":"s"},"traceId":"t","spanId":"s","sampled":false,"headers":[]}"#;
+        assert_eq!(gated(Transport::Http, ping, ALL), None);
+    }
+
+    #[test]
+    fn a_pull_passes_on_pull() {
+        let pull = r#"{"_tag":"Request","id":"3","tag":"SyncHttpRpc.Pull","payload":{"storeId":"s","cursor":{"_tag":"None"}},"traceId":"t","spanId":"s","sampled":false,"headers":[]}"#;
+        assert_eq!(
+            gated(Transport::Http, pull, ALL),
+            Some((
+                Gate::OnPull,
+                r#"{"storeId":"s","cursor":{"_tag":"None"}}"#.to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn refusals_read_as_the_reference_writes_them() {
+        let id = RequestId::from_json_text(r#""7""#).unwrap();
+        let e = HookError {
+            name: "Error".into(),
+            message: "no todos on Sundays".into(),
+        };
+        assert_eq!(
+            refusal(&id, &e),
+            r#"{"_tag":"Exit","requestId":"7","exit":{"_tag":"Failure","cause":{"_tag":"Fail","error":{"cause":{"name":"Error","message":"no todos on Sundays"},"_tag":"UnknownError"}}}}"#
+        );
+        assert_eq!(
+            validate_refusal_text("Error: Invalid auth token"),
+            r#"UnknownError: { "cause": Error: Invalid auth token, "note": undefined, "payload": undefined }"#
+        );
+    }
+}
