@@ -12,6 +12,7 @@
 import { DurableObject } from 'cloudflare:workers'
 
 import RustWorker, { SyncBackendDO as RustSyncBackendDO } from '../build/index.js'
+import { rpcAnswer } from './cf-worker.mjs'
 
 export default RustWorker
 
@@ -46,27 +47,9 @@ export class SyncBackendDO extends DurableObject {
   /**
    * DO-RPC: `payload` is msgpackr-encoded `[Request]`. Answers the bytes of `[Exit, …]`, or for a
    * single Pull a stream of `[Chunk]` … `[Exit]` values that the Rust object makes piece by piece as
-   * the caller reads (`[piece, handle]`: the next piece comes from `rpcPullNext(handle)`, none when
-   * the handle is undefined).
+   * the caller reads (js/cf-worker.mjs `rpcAnswer`).
    */
   async rpc(payload) {
-    if (!(payload instanceof Uint8Array)) {
-      throw new TypeError('rpc expects the MessagePack bytes of a request (a Uint8Array)')
-    }
-    const answer = await this.#inner.rpc(payload)
-    if (answer instanceof Uint8Array) return answer
-    const inner = this.#inner
-    let [piece, handle] = answer
-    return new ReadableStream({
-      async pull(controller) {
-        if (piece === undefined) [piece, handle] = await inner.rpcPullNext(handle)
-        controller.enqueue(piece)
-        piece = undefined
-        if (handle === undefined) controller.close()
-      },
-      cancel() {
-        if (handle !== undefined) inner.rpcPullCancel(handle)
-      },
-    })
+    return rpcAnswer(this.#inner, payload)
   }
 }
