@@ -51,8 +51,10 @@ const settle = async (callback, ...args) => {
   try {
     let result = callback(...args)
     if (isEffect(result)) {
-      const { Effect } = await loadEffect()
-      result = Effect.runPromise(result)
+      // its failure as the Error it failed with (as the reference reports it), not a FiberFailure
+      const { Cause, Effect, Exit } = await loadEffect()
+      const exit = await Effect.runPromiseExit(result)
+      if (Exit.isFailure(exit)) throw Cause.squash(exit.cause)
     }
     await result
     return undefined
