@@ -3,7 +3,7 @@
 // app Workers in the shape LiveStore's docs show, run by that app's own `wrangler dev` and driven
 // by the published client. Run by tests/package/run.mjs (`npm run test:package`).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -24,14 +24,22 @@ const ourEffect = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8
 const WRANGLERS = (process.env.PACKAGE_WRANGLERS ?? `4.50.0,${ourWrangler}`).split(',').filter(Boolean)
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'livestore-sync-rs-package-'))
-// a PATH with Node and npm and nothing else: no cargo, rustc, worker-build or wasm-bindgen
+// Node and npm first on PATH; no cargo, rustc, worker-build or wasm-bindgen anywhere on it
 const nodeOnlyBin = path.join(work, 'bin')
 mkdirSync(nodeOnlyBin)
-for (const tool of ['node', 'npm', 'npx']) {
+// this Node (the runner's Node 22: wrangler 4.164 needs 22.12 or later), and the system's npm
+symlinkSync(process.execPath, path.join(nodeOnlyBin, 'node'))
+for (const tool of ['npm', 'npx']) {
   const found = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim()
   symlinkSync(found, path.join(nodeOnlyBin, tool))
 }
-const appEnv = { ...process.env, ...QUIET_ENV, PATH: nodeOnlyBin, npm_config_update_notifier: 'false' }
+// the system's own folders stay (install scripts need `sh`), but none of them may hold a Rust tool
+const APP_PATH = [nodeOnlyBin, '/usr/bin', '/bin'].join(path.delimiter)
+for (const tool of ['cargo', 'rustc', 'rustup', 'worker-build', 'wasm-bindgen']) {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { env: { PATH: APP_PATH } })
+  if (found.status === 0) throw new Error(`${tool} is on the app's PATH (${found.stdout}): the test needs a PATH without Rust`)
+}
+const appEnv = { ...process.env, ...QUIET_ENV, PATH: APP_PATH, npm_config_update_notifier: 'false' }
 
 let tarball
 before(() => {
@@ -81,7 +89,10 @@ const startApp = async (dir) => {
   const url = `http://127.0.0.1:${port}`
   await waitFor(
     `the app's wrangler dev on port ${port}`,
-    async () => (await fetch(url).catch(() => undefined)) !== undefined,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}): ${output.slice(-2000)}`)
+      return (await fetch(url).catch(() => undefined)) !== undefined
+    },
     90_000,
     { intervalMs: 250, observe: () => output.slice(-2000) },
   )
