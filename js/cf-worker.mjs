@@ -7,9 +7,10 @@
 // which hook) is in the Rust object: this file hands it the options as JSON and one "bridge"
 // object, in the `env` it passes on, whose functions run the app's callbacks and settle them
 // (README, "Keep your Worker code"; src/api/, src/glue/api.rs).
-import { DurableObject, env as importedEnv } from 'cloudflare:workers'
+import { env as importedEnv } from 'cloudflare:workers'
 
 import RustWorker, { SyncBackendDO as RustSyncBackendDO } from '../build/index.js'
+import { rustObjectClass } from './object.mjs'
 
 /** The `env` key of the bridge (src/glue/api.rs BRIDGE_KEY). */
 const BRIDGE_KEY = '__livestoreSyncRsBridge'
@@ -79,9 +80,9 @@ const requestHeaders = (request) => {
 }
 
 /** The Worker's bridge: `validatePayload` (after `syncPayloadSchema`) settles to a 400's body. */
-const workerBridge = (kind, options, data) => ({
+const workerBridge = (kind, options) => ({
   kind,
-  options: optionsJson(data),
+  options: optionsJson(options),
   validatePayload: async (payloadJson, storeId, request) => {
     let payload = payloadJson === undefined ? undefined : JSON.parse(payloadJson)
     if (options.syncPayloadSchema !== undefined) {
@@ -114,7 +115,7 @@ export const matchSyncRequest = (request) => {
 /** A Worker `fetch` handler that sends sync traffic to the sync Durable Object. */
 export const makeWorker = (options = {}) => {
   check('makeWorker', options)
-  const bridge = workerBridge('makeWorker', options, options)
+  const bridge = workerBridge('makeWorker', options)
   return {
     fetch: (request, env, ctx) => rustFetch(request, withBridge(env ?? importedEnv, bridge), ctx),
   }
@@ -123,6 +124,7 @@ export const makeWorker = (options = {}) => {
 /** Handles one LiveStore sync request (from a custom `fetch`, after `matchSyncRequest`). */
 export const handleSyncRequest = async ({
   request,
+  // the Rust side reads the sync parameters from the request's URL again (matchSyncRequest's)
   searchParams: _searchParams,
   env,
   ctx,
@@ -133,7 +135,7 @@ export const handleSyncRequest = async ({
 }) => {
   const options = { syncBackendBinding, validatePayload, syncPayloadSchema }
   check('handleSyncRequest', options)
-  const bridge = workerBridge('handleSyncRequest', options, options)
+  const bridge = workerBridge('handleSyncRequest', options)
   const response = await rustFetch(request, withBridge(env ?? importedEnv, bridge), ctx)
   if (headers === undefined || response.status === 101) return response
   // the caller's headers (e.g. its CORS headers) on every answer but a WebSocket's
@@ -176,58 +178,5 @@ export const makeDurableObject = (options = {}) => {
     ...(headers !== undefined ? { headers: headersMap(headers) } : {}),
   })
 
-  return class SyncBackendDOBase extends DurableObject {
-    #inner
-
-    constructor(ctx, env) {
-      super(ctx, env)
-      this.#inner = new RustSyncBackendDO(ctx, withBridge(env, bridge))
-    }
-
-    fetch(request) {
-      return this.#inner.fetch(request)
-    }
-
-    webSocketMessage(ws, message) {
-      return this.#inner.webSocketMessage(ws, message)
-    }
-
-    webSocketClose(ws, code, reason, wasClean) {
-      return this.#inner.webSocketClose(ws, code, reason, wasClean)
-    }
-
-    webSocketError(ws, error) {
-      return this.#inner.webSocketError(ws, error)
-    }
-
-    alarm() {
-      return this.#inner.alarm()
-    }
-
-    /** DO-RPC (as the config-only server's class: js/entry.mjs). */
-    async rpc(payload) {
-      return rpcAnswer(this.#inner, payload)
-    }
-  }
-}
-
-/** The DO-RPC answer: bytes, or a stream of pieces the Rust object makes as the caller reads. */
-export const rpcAnswer = async (inner, payload) => {
-  if (!(payload instanceof Uint8Array)) {
-    throw new TypeError('rpc expects the MessagePack bytes of a request (a Uint8Array)')
-  }
-  const answer = await inner.rpc(payload)
-  if (answer instanceof Uint8Array) return answer
-  let [piece, handle] = answer
-  return new ReadableStream({
-    async pull(controller) {
-      if (piece === undefined) [piece, handle] = await inner.rpcPullNext(handle)
-      controller.enqueue(piece)
-      piece = undefined
-      if (handle === undefined) controller.close()
-    },
-    cancel() {
-      if (handle !== undefined) inner.rpcPullCancel(handle)
-    },
-  })
+  return rustObjectClass((env) => withBridge(env, bridge))
 }

@@ -9,9 +9,13 @@
 //! backendId, rights, limits) runs after the hook has resolved, on the store's state at that
 //! moment: two pushes with the same parent never both pass, however slow the hook.
 
-use crate::protocol::messages::{decode_payload, PullRequest, PushRequest, SyncError};
+use std::borrow::Cow;
+
+use crate::protocol::messages::{decode_payload, PullRequest, PushRequest, SyncError, PUSH_ACK};
 use crate::protocol::rpc::{self, RequestId, RpcRequest};
+use crate::sync::activity::Activity;
 use crate::sync::call::Call;
+use crate::sync::Output;
 use crate::transport::Transport;
 
 use super::options::HookSet;
@@ -57,6 +61,25 @@ pub fn gate<'a>(
     })
 }
 
+/// The notifying hook `output` calls, if the app gave it, with its message: `onPushRes` with the
+/// `PushAck` for every accepted push; `onPullRes` with the `PullResponse`s (a JSON array) of every
+/// chunk a client gets, a pull's history chunks and each broadcast once, as the reference calls
+/// them. What these hooks do cannot change what the client gets.
+pub fn notice(output: &Output, hooks: HookSet) -> Option<(&'static str, Cow<'_, str>)> {
+    match output {
+        Output::Activity(Activity::Push { outcome: Ok(_), .. }) if hooks.on_push_res => {
+            Some(("onPushRes", Cow::Borrowed(PUSH_ACK)))
+        }
+        Output::Broadcast(response) if hooks.on_pull_res => {
+            Some(("onPullRes", Cow::Owned(format!("[{response}]"))))
+        }
+        Output::Reply(frame) if hooks.on_pull_res => {
+            rpc::chunk_values(frame).map(|values| ("onPullRes", Cow::Borrowed(values)))
+        }
+        _ => None,
+    }
+}
+
 /// What a hook threw (or rejected with, or failed with): its error's `name` and `message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookError {
@@ -80,6 +103,7 @@ pub fn validate_refusal_text(thrown: &str) -> String {
 mod tests {
     use super::*;
     use crate::protocol::rpc::ClientMessage;
+    use crate::sync::activity::Refusal;
 
     const ALL: HookSet = HookSet {
         on_push: true,
@@ -134,6 +158,41 @@ mod tests {
                 r#"{"storeId":"s","cursor":{"_tag":"None"}}"#.to_owned()
             ))
         );
+    }
+
+    #[test]
+    fn accepted_pushes_and_delivered_chunks_are_noticed_only_with_their_hook() {
+        let accepted = Output::Activity(Activity::Push {
+            events: 1,
+            outcome: Ok(1),
+        });
+        let refused = Output::Activity(Activity::Push {
+            events: 1,
+            outcome: Err(Refusal("ServerAheadError".into())),
+        });
+        let id = RequestId::from_json_text("4").unwrap();
+        let chunk = Output::Reply(rpc::chunk_frame(&id, r#"{"batch":[]}"#));
+        let exit = Output::Reply(rpc::exit_success(&id, "{}"));
+        let broadcast = Output::Broadcast(r#"{"batch":[1]}"#.into());
+        let got = |o: &Output, h| notice(o, h).map(|(n, m)| (n, m.into_owned()));
+        assert_eq!(got(&accepted, ALL), Some(("onPushRes", "{}".to_owned())));
+        assert_eq!(got(&refused, ALL), None);
+        assert_eq!(
+            got(&chunk, ALL),
+            Some(("onPullRes", r#"[{"batch":[]}]"#.to_owned()))
+        );
+        assert_eq!(got(&exit, ALL), None);
+        assert_eq!(
+            got(&broadcast, ALL),
+            Some(("onPullRes", r#"[{"batch":[1]}]"#.to_owned()))
+        );
+        for o in [&accepted, &chunk, &broadcast] {
+            assert_eq!(
+                got(o, HookSet::default()),
+                None,
+                "no hook given, nothing noticed"
+            );
+        }
     }
 
     #[test]

@@ -192,10 +192,37 @@ impl WorkerOptions {
                  validatePayload or remove the schema",
             ));
         }
-        if !options.vars.iter().any(|(n, _)| *n == "ENABLE_CORS") && function == "makeWorker" {
+        if !options.vars.iter().any(|(n, _)| *n == "ENABLE_CORS") {
+            // handleSyncRequest adds no CORS headers of its own: its caller passes `headers`
             options.vars.push(("ENABLE_CORS", "false".to_owned()));
         }
         Ok(options)
+    }
+}
+
+/// The Durable Object binding sync requests go to, from the `syncBackendBinding` option and the
+/// Durable Object bindings the Worker has; or the status and text that refuse the request. The
+/// reference needs the option, and answers `424` to every request without it.
+pub fn sync_binding(option: Option<&str>, found: &[String]) -> Result<String, (u16, String)> {
+    if let Some(binding) = option {
+        return Ok(binding.to_owned());
+    }
+    match found {
+        [one] => Ok(one.clone()),
+        [] => Err((
+            424,
+            "Failed dependency: this Worker has no Durable Object binding for the sync backend \
+             (declare one in wrangler.toml, or name it with syncBackendBinding)"
+                .to_owned(),
+        )),
+        several => Err((
+            500,
+            format!(
+                "The Worker has several Durable Object bindings ({}): name the sync backend's \
+                 with the syncBackendBinding option of makeWorker",
+                several.join(", ")
+            ),
+        )),
     }
 }
 
@@ -408,6 +435,26 @@ mod tests {
             r#"{"request":{},"searchParams":{},"ctx":{},"syncBackendBinding":"SYNC"}"#,
         )
         .unwrap();
-        assert!(o.vars.is_empty());
+        assert_eq!(o.vars, vec![("ENABLE_CORS", "false".to_owned())]);
+    }
+
+    #[test]
+    fn the_binding_is_the_option_or_the_only_one() {
+        let found = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            sync_binding(Some("SYNC"), &found(&["A", "B"])),
+            Ok("SYNC".to_owned())
+        );
+        assert_eq!(
+            sync_binding(None, &found(&["WEBSOCKET_SERVER"])),
+            Ok("WEBSOCKET_SERVER".to_owned())
+        );
+        assert_eq!(sync_binding(None, &[]).map_err(|e| e.0), Err(424));
+        let (status, text) = sync_binding(None, &found(&["A", "B"])).unwrap_err();
+        assert_eq!(status, 500);
+        assert!(
+            text.contains("(A, B)") && text.contains("syncBackendBinding"),
+            "{text}"
+        );
     }
 }

@@ -40,23 +40,29 @@ fn function(bridge: &js_sys::Object, key: &str) -> Option<js_sys::Function> {
         .ok()
 }
 
-/// Calls bridge function `name` and awaits what it settles to: `None` for success, the hook's
-/// error otherwise. A bridge that itself fails is reported as the hook's failure.
+/// Calls bridge function `name` and awaits its Promise: what it resolved to, or what it threw or
+/// rejected with (`Err`). A missing function is an `Err` too.
+async fn call(
+    bridge: &js_sys::Object,
+    name: &str,
+    args: &js_sys::Array,
+) -> Result<JsValue, JsValue> {
+    let f = function(bridge, name).ok_or_else(|| {
+        JsValue::from(js_sys::Error::new(&format!(
+            "livestore-sync-rs: the bridge has no {name}"
+        )))
+    })?;
+    let value = f.apply(bridge, args)?;
+    match value.dyn_into::<js_sys::Promise>() {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(value) => Ok(value),
+    }
+}
+
+/// Calls bridge function `name`, which settles a hook: `None` for success, the hook's error
+/// otherwise. A bridge that itself fails is reported as the hook's failure.
 async fn settle(bridge: &js_sys::Object, name: &str, args: &js_sys::Array) -> Option<HookError> {
-    let Some(f) = function(bridge, name) else {
-        return Some(HookError {
-            name: "Error".into(),
-            message: format!("livestore-sync-rs: the bridge has no {name}"),
-        });
-    };
-    let settled = match f.apply(bridge, args) {
-        Ok(value) => match value.dyn_into::<js_sys::Promise>() {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(value) => Ok(value),
-        },
-        Err(e) => Err(e),
-    };
-    match settled {
+    match call(bridge, name, args).await {
         Ok(value) if value.is_undefined() || value.is_null() => None,
         Ok(error) | Err(error) => Some(HookError {
             name: field(&error, "name").unwrap_or_else(|| "Error".into()),
@@ -91,26 +97,12 @@ pub fn durable_object_bindings(env: &Env) -> Vec<String> {
 
 /// The vars a bridge's options set (the Worker's or the object's), overriding Wrangler's.
 pub fn var_overrides(env: &Env) -> Vec<VarOverride> {
-    let Some(bridge) = bridge(env) else {
-        return Vec::new();
-    };
-    let json = text(&bridge, "options").unwrap_or_default();
-    // the package checked the options when the app made its Worker (checkApiOptions below):
-    // what fails to parse here cannot have been handed in by it
-    match text(&bridge, "kind").as_deref() {
-        Some("durable-object") => DurableObjectOptions::parse(&json)
-            .map(|o| o.vars)
-            .unwrap_or_default(),
-        Some(function @ ("makeWorker" | "handleSyncRequest")) => {
-            let function = if function == "makeWorker" {
-                "makeWorker"
-            } else {
-                "handleSyncRequest"
-            };
-            WorkerOptions::parse(function, &json)
-                .map(|o| o.vars)
-                .unwrap_or_default()
-        }
+    if let Some(object) = ObjectApi::of(env) {
+        return object.options.vars;
+    }
+    match WorkerApi::of(env) {
+        Some(Ok(worker)) => worker.options.vars,
+        // the Worker answers a bad option with its reason (`WorkerApi::of` again)
         _ => Vec::new(),
     }
 }
@@ -154,15 +146,7 @@ impl WorkerApi {
             req.inner(),
         );
         // the bridge settles to the 400's body text (the reference's texts), or undefined
-        let f = function(&self.bridge, "validatePayload")?;
-        let settled = match f.apply(&self.bridge, &args) {
-            Ok(v) => match v.dyn_into::<js_sys::Promise>() {
-                Ok(p) => JsFuture::from(p).await,
-                Err(v) => Ok(v),
-            },
-            Err(e) => Err(e),
-        };
-        match settled {
+        match call(&self.bridge, "validatePayload", &args).await {
             Ok(v) if v.is_undefined() || v.is_null() => None,
             Ok(v) | Err(v) => Some(v.as_string().unwrap_or_else(|| format!("{v:?}"))),
         }
@@ -182,6 +166,8 @@ impl ObjectApi {
             return None;
         }
         let json = text(&bridge, "options").unwrap_or_default();
+        // makeDurableObject checked these options with the same parser when the app's module
+        // loaded (checkApiOptions, which throws): options that fail here were not handed in by it
         let options = DurableObjectOptions::parse(&json).ok()?;
         Some(ObjectApi { bridge, options })
     }

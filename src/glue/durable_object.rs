@@ -196,7 +196,9 @@ impl SyncBackendDO {
         output: Output,
     ) -> Option<Output> {
         if let Some(api) = &self.api {
-            self.observe(api, store_id, &output);
+            if let Some((hook, message)) = crate::api::hooks::notice(&output, api.options.hooks) {
+                api.notify(hook, &message, &self.log, store_id);
+            }
         }
         match output {
             Output::Broadcast(response) => self.broadcast(&response),
@@ -204,31 +206,6 @@ impl SyncBackendDO {
             own @ (Output::Reply(_) | Output::Subscribe(_)) => return Some(own),
         }
         None
-    }
-
-    /// The app's `onPushRes` (every accepted push) and `onPullRes` (every chunk a client gets:
-    /// a pull's history, and each broadcast once), as the reference calls them.
-    fn observe(&self, api: &ObjectApi, store_id: &str, output: &Output) {
-        let hooks = api.options.hooks;
-        match output {
-            Output::Activity(Activity::Push { outcome: Ok(_), .. }) if hooks.on_push_res => {
-                api.notify(
-                    "onPushRes",
-                    crate::protocol::messages::PUSH_ACK,
-                    &self.log,
-                    store_id,
-                );
-            }
-            Output::Broadcast(response) if hooks.on_pull_res => {
-                api.notify("onPullRes", &format!("[{response}]"), &self.log, store_id);
-            }
-            Output::Reply(frame) if hooks.on_pull_res => {
-                if let Some(values) = crate::protocol::rpc::chunk_values(frame) {
-                    api.notify("onPullRes", values, &self.log, store_id);
-                }
-            }
-            _ => {}
-        }
     }
 
     /// Logs what the core reports a request did, and records its data point.

@@ -31,8 +31,10 @@ impl SyncBackendDO {
                 return json_response(status, &format!("[{}]", rpc::defect_frame(e.reason())));
             }
         };
-        if let Some(refused) = self.http_gate(store_id, &req, &body).await? {
-            return self.http_response(200, &format!("[{refused}]"));
+        match self.http_gate(store_id, &req, &body).await {
+            Ok(None) => {}
+            Ok(Some(refused)) => return self.http_response(200, &format!("[{refused}]")),
+            Err(reason) => return Response::error(reason, 500),
         }
         let mut replies = Vec::new();
         let outcome = self
@@ -106,8 +108,14 @@ impl SyncBackendDO {
     }
 
     /// The app's onPush/onPull for an HTTP request (with the headers it forwards, taken from
-    /// this request): the refusal frame, when the hook refused.
-    async fn http_gate(&self, store_id: &str, req: &Request, body: &str) -> Result<Option<String>> {
+    /// this request): the refusal frame, when the hook refused; `Err` when the headers could not
+    /// be taken.
+    async fn http_gate(
+        &self,
+        store_id: &str,
+        req: &Request,
+        body: &str,
+    ) -> std::result::Result<Option<String>, String> {
         let Some(api) = &self.api else {
             return Ok(None);
         };
@@ -117,7 +125,8 @@ impl SyncBackendDO {
         let Some(gated) = gate(Transport::Http, &request, api.options.hooks) else {
             return Ok(None);
         };
-        let headers = api.forwarded(req).map_err(Error::RustError)?;
+        // a forwardHeaders function that throws: the request fails with its reason (500)
+        let headers = api.forwarded(req)?;
         Ok(api
             .pass(&gated, store_id, headers.as_ref())
             .await

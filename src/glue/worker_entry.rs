@@ -271,8 +271,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
 }
 
 /// The Durable Object binding sync requests go to: `SYNC_BACKEND_DO` for the config-only
-/// Worker; for the sync-cf API the `syncBackendBinding` option, or, without it, the one Durable
-/// Object binding the Worker has (the reference answers `424` to every request then).
+/// Worker; for the sync-cf API the option, or the one binding ([`crate::api::options::sync_binding`]).
 fn sync_binding(
     env: &Env,
     api: Option<&WorkerApi>,
@@ -280,26 +279,12 @@ fn sync_binding(
     let Some(api) = api else {
         return Ok(SYNC_BACKEND_BINDING.to_owned());
     };
-    if let Some(binding) = &api.options.binding {
-        return Ok(binding.clone());
-    }
-    let found = super::api::durable_object_bindings(env);
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(text_response(
-            424,
-            "Failed dependency: this Worker has no Durable Object binding for the sync backend \
-             (declare one in wrangler.toml, or name it with syncBackendBinding)",
-        )),
-        several => Err(text_response(
-            500,
-            &format!(
-                "The Worker has several Durable Object bindings ({}): name the sync backend's \
-                 with the syncBackendBinding option of makeWorker",
-                several.join(", ")
-            ),
-        )),
-    }
+    let found = match api.options.binding {
+        Some(_) => Vec::new(),
+        None => super::api::durable_object_bindings(env),
+    };
+    crate::api::options::sync_binding(api.options.binding.as_deref(), &found)
+        .map_err(|(status, text)| text_response(status, &text))
 }
 
 /// Whom a rate limit counts: the token's subject, or the client's IP without one.

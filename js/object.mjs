@@ -1,0 +1,69 @@
+// The sync Durable Object class around the Rust object, shared by the config-only Worker
+// (js/entry.mjs) and the sync-cf API's makeDurableObject (js/cf-worker.mjs).
+//
+// Cloudflare offers RPC methods only on a class that extends `DurableObject`; worker-build 0.8.7
+// exports the wasm-bindgen class wrapped in a Proxy, which is not such a class. This class holds
+// the Rust object, forwards every handler to it unchanged, and adds `rpc`, the only method the
+// DO-RPC client calls (docs/do-rpc.md). Keep it that small: every method here is callable by
+// anyone holding a binding to the class.
+import { DurableObject } from 'cloudflare:workers'
+
+import { SyncBackendDO as RustSyncBackendDO } from '../build/index.js'
+
+/** The class; `envFor(env)` is the env the Rust object gets (the sync-cf API adds its bridge). */
+export const rustObjectClass = (envFor) =>
+  class SyncBackendDOBase extends DurableObject {
+    #inner
+
+    constructor(ctx, env) {
+      super(ctx, env)
+      this.#inner = new RustSyncBackendDO(ctx, envFor(env))
+    }
+
+    fetch(request) {
+      return this.#inner.fetch(request)
+    }
+
+    webSocketMessage(ws, message) {
+      return this.#inner.webSocketMessage(ws, message)
+    }
+
+    webSocketClose(ws, code, reason, wasClean) {
+      return this.#inner.webSocketClose(ws, code, reason, wasClean)
+    }
+
+    webSocketError(ws, error) {
+      return this.#inner.webSocketError(ws, error)
+    }
+
+    alarm() {
+      return this.#inner.alarm()
+    }
+
+    /**
+     * DO-RPC: `payload` is msgpackr-encoded `[Request]`. Answers the bytes of `[Exit, …]`, or for a
+     * single Pull a stream of `[Chunk]` … `[Exit]` values that the Rust object makes piece by piece
+     * as the caller reads (`[piece, handle]`: the next piece comes from `rpcPullNext(handle)`, none
+     * when the handle is undefined).
+     */
+    async rpc(payload) {
+      if (!(payload instanceof Uint8Array)) {
+        throw new TypeError('rpc expects the MessagePack bytes of a request (a Uint8Array)')
+      }
+      const inner = this.#inner
+      const answer = await inner.rpc(payload)
+      if (answer instanceof Uint8Array) return answer
+      let [piece, handle] = answer
+      return new ReadableStream({
+        async pull(controller) {
+          if (piece === undefined) [piece, handle] = await inner.rpcPullNext(handle)
+          controller.enqueue(piece)
+          piece = undefined
+          if (handle === undefined) controller.close()
+        },
+        cancel() {
+          if (handle !== undefined) inner.rpcPullCancel(handle)
+        },
+      })
+    }
+  }
