@@ -13,7 +13,9 @@ use worker::{Env, Request};
 use crate::api::forwarded::{self, Forwarded};
 use crate::api::hooks::{Gate, GatedRequest, HookError};
 use crate::api::options::{DurableObjectOptions, ForwardHeaders, VarOverride, WorkerOptions};
+use crate::config::ConfigError;
 use crate::log::Level;
+use crate::sync::Output;
 
 use super::durable_object::SyncBackendDO;
 use super::logging::ObjectLog;
@@ -95,16 +97,26 @@ pub fn durable_object_bindings(env: &Env) -> Vec<String> {
         .collect()
 }
 
-/// The vars a bridge's options set (the Worker's or the object's), overriding Wrangler's.
-pub fn var_overrides(env: &Env) -> Vec<VarOverride> {
-    if let Some(object) = ObjectApi::of(env) {
-        return object.options.vars;
-    }
-    match WorkerApi::of(env) {
-        Some(Ok(worker)) => worker.options.vars,
-        // the Worker answers a bad option with its reason (`WorkerApi::of` again)
-        _ => Vec::new(),
-    }
+/// The vars a bridge's options set (the Worker's or the object's), overriding Wrangler's; options
+/// that cannot be used make the whole configuration unusable, so that every request is answered
+/// with their reason instead of being served without the app's hooks.
+pub fn var_overrides(env: &Env) -> Result<Vec<VarOverride>, ConfigError> {
+    let Some(bridge) = bridge(env) else {
+        return Ok(Vec::new());
+    };
+    let json = text(&bridge, "options").unwrap_or_default();
+    let parsed = match text(&bridge, "kind").as_deref() {
+        Some("durable-object") => DurableObjectOptions::parse(&json).map(|o| o.vars),
+        Some("makeWorker") => WorkerOptions::parse("makeWorker", &json).map(|o| o.vars),
+        Some("handleSyncRequest") => {
+            WorkerOptions::parse("handleSyncRequest", &json).map(|o| o.vars)
+        }
+        _ => return Ok(Vec::new()),
+    };
+    parsed.map_err(|e| ConfigError::Unusable {
+        name: "the options of the sync-cf API",
+        problem: format!(" cannot be used: {e}"),
+    })
 }
 
 /// The Worker's side: `validatePayload` (with `syncPayloadSchema`) and `syncBackendBinding`.
@@ -154,6 +166,7 @@ impl WorkerApi {
 }
 
 /// The object's side: the hooks, and the headers its sockets keep for them.
+#[derive(Clone)]
 pub struct ObjectApi {
     bridge: js_sys::Object,
     pub options: DurableObjectOptions,
@@ -166,8 +179,8 @@ impl ObjectApi {
             return None;
         }
         let json = text(&bridge, "options").unwrap_or_default();
-        // makeDurableObject checked these options with the same parser when the app's module
-        // loaded (checkApiOptions, which throws): options that fail here were not handed in by it
+        // options that fail here make the configuration unusable ([`var_overrides`]): the
+        // object answers every request with their reason, hooks or not
         let options = DurableObjectOptions::parse(&json).ok()?;
         Some(ObjectApi { bridge, options })
     }
@@ -194,10 +207,17 @@ impl ObjectApi {
         settle(&self.bridge, name, &args).await
     }
 
+    /// Calls the notifying hook an output calls, if any ([`crate::api::hooks::notice`]).
+    pub fn notice(&self, output: &Output, log: &ObjectLog, store_id: &str) {
+        if let Some((hook, message)) = crate::api::hooks::notice(output, self.options.hooks) {
+            self.notify(hook, &message, log, store_id);
+        }
+    }
+
     /// `onPushRes` (`message`: `{}`) or `onPullRes` (`message`: a JSON array of the
     /// `PullResponse`s one chunk delivered): called without waiting; what it throws is logged and
     /// changes nothing the client gets.
-    pub fn notify(&self, hook: &'static str, message: &str, log: &ObjectLog, store_id: &str) {
+    fn notify(&self, hook: &'static str, message: &str, log: &ObjectLog, store_id: &str) {
         let bridge = self.bridge.clone();
         let args = js_sys::Array::of1(&JsValue::from_str(message));
         let log = log.clone();

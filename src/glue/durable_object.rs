@@ -196,9 +196,7 @@ impl SyncBackendDO {
         output: Output,
     ) -> Option<Output> {
         if let Some(api) = &self.api {
-            if let Some((hook, message)) = crate::api::hooks::notice(&output, api.options.hooks) {
-                api.notify(hook, &message, &self.log, store_id);
-            }
+            api.notice(&output, &self.log, store_id);
         }
         match output {
             Output::Broadcast(response) => self.broadcast(&response),

@@ -21,7 +21,7 @@ pub fn lookup(env: &Env, name: &str) -> Option<String> {
 /// The configuration: Wrangler's vars, under the vars the sync-cf API's options set (an app that
 /// passes `storage` to `makeDurableObject` means it, whatever `STORAGE` says).
 pub fn config(env: &Env) -> Result<Config, ConfigError> {
-    let overrides = super::api::var_overrides(env);
+    let overrides = super::api::var_overrides(env)?;
     Config::from_lookup(|name| {
         overrides
             .iter()

@@ -71,10 +71,13 @@ impl SyncBackendDO {
         let log = self.log.clone();
         let store = store_id.to_owned();
         let pages = std::rc::Rc::new(pages);
+        // onPullRes sees these chunks too, as it sees the first window's
+        let api = std::rc::Rc::new(self.api.clone());
         let rest = stream::unfold(Some(history), move |state| {
             let pages = pages.clone();
             let log = log.clone();
             let store = store.clone();
+            let api = api.clone();
             async move {
                 let mut history = state?;
                 let piece = match history.next_step() {
@@ -83,7 +86,13 @@ impl SyncBackendDO {
                         until,
                         limit,
                     } => match pages.read(after, until, limit).await {
-                        Ok(rows) => format!(",{}", history.feed(&rows)),
+                        Ok(rows) => {
+                            let frame = history.feed(&rows);
+                            if let Some(api) = api.as_ref() {
+                                api.notice(&Output::Reply(frame.clone()), &log, &store);
+                            }
+                            format!(",{frame}")
+                        }
                         Err(e) => {
                             // the body has started: end it short; the client pulls again
                             log.write(

@@ -185,7 +185,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
     }
     let binding = match sync_binding(env, api.as_ref()) {
         Ok(binding) => binding,
-        Err(response) => return response,
+        Err((status, text)) => return text_response(status, &text),
     };
 
     // The JWT check (AUTH_MODE=jwt), before any Durable Object is touched.
@@ -272,10 +272,7 @@ async fn handle(req: Request, env: &Env, config: &Config) -> Result<Response> {
 
 /// The Durable Object binding sync requests go to: `SYNC_BACKEND_DO` for the config-only
 /// Worker; for the sync-cf API the option, or the one binding ([`crate::api::options::sync_binding`]).
-fn sync_binding(
-    env: &Env,
-    api: Option<&WorkerApi>,
-) -> std::result::Result<String, Result<Response>> {
+fn sync_binding(env: &Env, api: Option<&WorkerApi>) -> std::result::Result<String, (u16, String)> {
     let Some(api) = api else {
         return Ok(SYNC_BACKEND_BINDING.to_owned());
     };
@@ -284,7 +281,6 @@ fn sync_binding(
         None => super::api::durable_object_bindings(env),
     };
     crate::api::options::sync_binding(api.options.binding.as_deref(), &found)
-        .map_err(|(status, text)| text_response(status, &text))
 }
 
 /// Whom a rate limit counts: the token's subject, or the client's IP without one.
@@ -352,13 +348,23 @@ async fn admin(req: Request, env: &Env, config: &Config) -> Result<Response> {
             Ok(r) => r,
             Err(e) => return json_response(e.status, &e.body()),
         };
-    let namespace = match env.durable_object(SYNC_BACKEND_BINDING) {
-        Ok(ns) => ns,
-        Err(_) => {
+    // the sync objects' binding: with the sync-cf API the app names it (or has only one)
+    let binding = match WorkerApi::of(env) {
+        None => sync_binding(env, None),
+        Some(Ok(api)) => sync_binding(env, Some(&api)),
+        Some(Err(reason)) => Err((500, reason)),
+    };
+    let namespace = match binding.map(|name| (env.durable_object(&name), name)) {
+        Ok((Ok(ns), _)) => ns,
+        Ok((Err(_), name)) => {
             let e = AdminError::new(
                 424,
-                format!("Required Durable Object binding '{SYNC_BACKEND_BINDING}' not available"),
+                format!("Required Durable Object binding '{name}' not available"),
             );
+            return json_response(e.status, &e.body());
+        }
+        Err((status, reason)) => {
+            let e = AdminError::new(status, reason);
             return json_response(e.status, &e.body());
         }
     };
