@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use crate::auth::PushRights;
 use crate::protocol::messages::{decode_payload, PullRequest, PushRequest, SyncError, PUSH_ACK};
 use crate::protocol::rpc::{self, RequestId, RpcRequest};
 use crate::sync::activity::Activity;
@@ -36,18 +37,22 @@ pub struct GatedRequest<'a> {
     pub message: &'a str,
 }
 
-/// The hook `request` must pass before it is applied, if any of `hooks` applies to it.
+/// The hook `request` must pass before it is applied, if any of `hooks` applies to it. A push
+/// the token's `rights` refuse (read-only, per-event rules) is refused without the hook: the
+/// server's own rules come first, and the app never sees a push it could not let through.
 pub fn gate<'a>(
     transport: Transport,
     request: &RpcRequest<'a>,
     hooks: HookSet,
+    rights: &PushRights,
 ) -> Option<GatedRequest<'a>> {
     let tag = request.tag.as_ref();
     let payload = request.payload?;
     let gate = if hooks.on_push && Call::is_push(transport, tag) {
         let push: PushRequest = decode_payload(tag, Some(payload)).ok()?;
         // an empty batch is acknowledged without the hook, as in the reference
-        (!push.batch.is_empty()).then_some(Gate::OnPush)?
+        let names = push.batch.iter().map(|e| e.name.as_str());
+        (!push.batch.is_empty() && rights.refusal(names).is_none()).then_some(Gate::OnPush)?
     } else if hooks.on_pull && Call::is_pull(transport, tag) {
         decode_payload::<PullRequest>(tag, Some(payload)).ok()?;
         Gate::OnPull
@@ -116,7 +121,8 @@ mod tests {
         let Ok(ClientMessage::Request(request)) = ClientMessage::decode(frame) else {
             panic!("not a request: {frame}");
         };
-        gate(transport, &request, hooks).map(|g| (g.gate, g.message.to_owned()))
+        gate(transport, &request, hooks, &PushRights::default())
+            .map(|g| (g.gate, g.message.to_owned()))
     }
 
     const PUSH: &str = r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.Push","payload":{"storeId":"s","payload":{"authToken":"t"},"batch":[{"name":"a","args":{},"seqNum":1,"parentSeqNum":0,"clientId":"c","sessionId":"x"}],"backendId":{"_tag":"None"}},"traceId":"t","spanId":"s","sampled":false,"headers":[]}"#;
@@ -146,6 +152,29 @@ mod tests {
         assert_eq!(gated(Transport::WebSocket, &broken, ALL), None);
         let ping = r#"{"_tag":"Request","id":"2","tag":"SyncHttpRpc.Ping","payload":{"storeId":"s"},"traceId":"t","spanId":"s","sampled":false,"headers":[]}"#;
         assert_eq!(gated(Transport::Http, ping, ALL), None);
+    }
+
+    #[test]
+    fn a_push_the_token_does_not_allow_is_refused_before_on_push() {
+        let Ok(ClientMessage::Request(request)) = ClientMessage::decode(PUSH) else {
+            panic!("not a request");
+        };
+        let rights = |read_only, events: Option<&[&str]>| PushRights {
+            read_only,
+            events: events.map(|e| e.iter().map(|&n| n.to_owned()).collect()),
+        };
+        let read_only = rights(true, None);
+        assert_eq!(gate(Transport::WebSocket, &request, ALL, &read_only), None);
+        let other_events = rights(false, Some(&["b*"]));
+        assert_eq!(
+            gate(Transport::WebSocket, &request, ALL, &other_events),
+            None
+        );
+        let allowed = rights(false, Some(&["a"]));
+        assert_eq!(
+            gate(Transport::WebSocket, &request, ALL, &allowed).map(|g| g.gate),
+            Some(Gate::OnPush)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! caller stops reading is kept until [`MAX_OPEN_PULLS`] newer ones push it out.
 
 use crate::api::hooks::{gate, refusal};
+use crate::auth::PushRights;
 use crate::protocol::rpc::ClientMessage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -98,7 +99,12 @@ impl SyncBackendDO {
                 let Ok(ClientMessage::Request(request)) = ClientMessage::decode(text) else {
                     continue;
                 };
-                if let Some(gated) = gate(Transport::DoRpc, &request, api.options.hooks) {
+                if let Some(gated) = gate(
+                    Transport::DoRpc,
+                    &request,
+                    api.options.hooks,
+                    &PushRights::default(),
+                ) {
                     if let Some(e) = api.pass(&gated, &store_id, None).await {
                         *refused = Some(refusal(&gated.id, &e));
                     }

@@ -31,7 +31,7 @@ impl SyncBackendDO {
                 return json_response(status, &format!("[{}]", rpc::defect_frame(e.reason())));
             }
         };
-        match self.http_gate(store_id, &req, &body).await {
+        match self.http_gate(store_id, &req, &body, &rights).await {
             Ok(None) => {}
             Ok(Some(refused)) => return self.http_response(200, &format!("[{refused}]")),
             Err(reason) => return Response::error(reason, 500),
@@ -124,6 +124,7 @@ impl SyncBackendDO {
         store_id: &str,
         req: &Request,
         body: &str,
+        rights: &PushRights,
     ) -> std::result::Result<Option<String>, String> {
         let Some(api) = &self.api else {
             return Ok(None);
@@ -131,7 +132,7 @@ impl SyncBackendDO {
         let Ok(ClientMessage::Request(request)) = ClientMessage::decode(body) else {
             return Ok(None);
         };
-        let Some(gated) = gate(Transport::Http, &request, api.options.hooks) else {
+        let Some(gated) = gate(Transport::Http, &request, api.options.hooks, rights) else {
             return Ok(None);
         };
         // a forwardHeaders function that throws: the request fails with its reason (500)

@@ -89,8 +89,10 @@ impl SyncBackendDO {
         // The app's onPush/onPull, before this message takes its turn: a slow hook holds up
         // only its own request, and admission (head, backendId) happens after it resolved.
         if let (Some(api), Ok(ClientMessage::Request(request))) = (&self.api, &message) {
-            if let Some(gated) = gate(Transport::WebSocket, request, api.options.hooks) {
-                if let Some(attachment) = read_attachment(&ws) {
+            if let Some(attachment) = read_attachment(&ws) {
+                let rights = &attachment.connection.rights;
+                if let Some(gated) = gate(Transport::WebSocket, request, api.options.hooks, rights)
+                {
                     let refused = api
                         .pass(&gated, &attachment.store_id, attachment.headers.as_ref())
                         .await;
