@@ -116,7 +116,7 @@ for (const side of Object.keys(SIDES)) {
   })
 }
 
-test('the negative cases fail on both sides for the same kind of reason (error codes listed)', () => {
+test('the negative cases are errors on the same lines on both sides (their codes listed)', () => {
   const bare = (side) => runs[side].diagnostics.filter((d) => d.file.endsWith('.bare.ts'))
   const key = (d) => `${path.basename(d.file)}:${d.line}`
   const codes = (side) => {
