@@ -3,10 +3,10 @@
 // (tests/types: the same app files checked against both). No import from `@livestore/*` or
 // `effect`: an Effect Schema is recognised by its `Type`, and hooks may return anything those
 // packages' hooks may (nothing, a Promise, an Effect), so their result type is `unknown`.
-// `CfTypes` is `@cloudflare/workers-types` (an optional peer here; a dependency of the reference); everything
-// else uses only the global Fetch types (`Request`, `Response`, `WebSocket`, `HeadersInit`), which
-// `@cloudflare/workers-types`, `wrangler types` and the DOM library all declare; Cloudflare-only
-// parameters (`ctx`) are `any`.
+// `CfTypes` is `@cloudflare/workers-types` (an optional peer here; a dependency of the
+// reference); everything else uses only the global Fetch types (`Request`, `Response`,
+// `WebSocket`, `HeadersInit`), which `@cloudflare/workers-types`, `wrangler types` and the DOM
+// library all declare; Cloudflare-only parameters (`ctx`) are `any`.
 
 export type * as CfTypes from '@cloudflare/workers-types'
 
