@@ -2,7 +2,9 @@
 // `npm run bench`: runs the same workloads against our Rust Worker (build/), the floor object
 // (bench/floor: one SQLite insert and one send per message) and the published
 // @livestore/sync-cf@0.4.0 (bench/reference/), all under local `wrangler dev` (workerd) with
-// observability off, and prints one comparison table. See bench/README.md.
+// observability off, and prints one comparison table. On request (--servers) also the sync-cf API
+// servers: the packed package in an app Worker without hooks (pkg) and with async hooks
+// (pkg-hooks), and the reference with the same hooks (ref-hooks). See bench/README.md.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -19,18 +21,28 @@ import { median } from './lib/stats.mjs'
 import { wasmInfo } from './lib/wake.mjs'
 import { measureCost, measureIdle, renderCost } from './lib/cost.mjs'
 import { PRICES_READ_ON } from './lib/prices.mjs'
-import { pushSingle, warmUp, workloadList } from './lib/workloads.mjs'
+import { preparePkgApps } from './lib/pkg.mjs'
+import { BENCH_TOKEN, SLOW_HOOK_MS } from './apps/hooks.mjs'
+import { API_SERVERS, pushSingle, warmUp, workloadList } from './lib/workloads.mjs'
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url))
 const REPO = path.resolve(BENCH, '..')
 const REF_CONFIG = path.join(BENCH, 'reference/wrangler.toml')
+const REF_HOOKS_CONFIG = path.join(BENCH, 'reference/wrangler-hooks.toml')
+const ALL_SERVERS = ['ours', 'd1', 'floor', 'ref', ...API_SERVERS]
 const NODE22 = path.join(REPO, 'node_modules/node/bin/node')
 
 const usage = `usage: node bench/run.mjs [options]   (npm run bench -- [options])
-  --workloads a,b      subset (names or groups): push1cold,push1,push1paced,push1live,push100,pull,fanout,idle,
-                       wake,scale (= scale50,scale250,scale1000),stores (= stores200); default all
-  --servers a,b        subset of ours,floor,ref (default all three; the floor runs push1cold, push1,
-                       push1paced, wake and the connect phase of scale). --only X = --servers X
+  --workloads a,b      subset (names or groups): push1cold,push1,push1paced,push1live,push100,pull,fanout,
+                       slowhook,idle,wake,scale (= scale50,scale250,scale1000),stores (= stores200); default all
+  --servers a,b        subset of ours,d1,floor,ref,pkg,pkg-hooks,ref-hooks (default ours,d1,floor,ref; the
+                       floor runs push1cold, push1, push1paced, wake and the connect phase of scale; pkg,
+                       pkg-hooks and ref-hooks run push1, push1live, push100, pull, fanout, and the last
+                       two slowhook, only when named). --only X = --servers X
+  --pkg-tarball PATH   the package tarball pkg and pkg-hooks install (default: packed here from
+                       package.json's files, build/ as it is, without the prepack build)
+  --slow-blocks N      blocks of the slowhook workload (default 4; each: both phases on each server)
+  --slow-pushes N      the other client's pushes per phase of the slowhook workload (default 250)
   --quick              small counts (smoke run)
   --rounds N           rounds of the repeatable workloads (push1, push1live, push100, pull, fanout;
                        default 1); figures are medians of the rounds
@@ -96,6 +108,9 @@ const parseArgs = (argv) => {
     storesBurstSeconds: 5,
     storesRef: true,
     profile: false,
+    pkgTarball: undefined,
+    slowBlocks: 4,
+    slowPushes: 250,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -142,12 +157,15 @@ const parseArgs = (argv) => {
     else if (name === '--stores-burst-seconds') o.storesBurstSeconds = num()
     else if (a === '--no-stores-ref') o.storesRef = false
     else if (a === '--profile') o.profile = true
+    else if (name === '--pkg-tarball') o.pkgTarball = val()
+    else if (name === '--slow-blocks') o.slowBlocks = num()
+    else if (name === '--slow-pushes') o.slowPushes = num()
     else if (a === '--help' || a === '-h') {
       console.log(usage)
       process.exit(0)
     } else throw new Error(`unknown argument ${a}\n${usage}`)
   }
-  for (const s of o.servers ?? []) if (!['ours', 'd1', 'floor', 'ref'].includes(s)) throw new Error(`unknown server ${s} (ours, d1, floor, ref)`)
+  for (const s of o.servers ?? []) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s} (${ALL_SERVERS.join(', ')})`)
   return o
 }
 
@@ -172,9 +190,11 @@ const common = {
   drainMs: 15_000,
   pacedGapMs: opts.pacedGapMs,
   pacedEvents: 400,
+  slowBlocks: opts.slowBlocks,
+  slowPushes: opts.slowPushes,
 }
 const cfg = opts.quick
-  ? { ...common, pacedEvents: 160, push1Events: 400, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, coldReps: Math.min(opts.coldReps, 2), push1Blocks: Math.min(opts.blocks, 4), scaleSockets: opts.scaleSockets ?? [10, 50], scalePushes: Math.min(opts.scalePushes, 20), stores: Math.min(opts.stores, 20), storesSeconds: Math.min(opts.storesSeconds, 4), storesBurstSeconds: Math.min(opts.storesBurstSeconds, 2) }
+  ? { ...common, pacedEvents: 160, push1Events: 400, push100Events: 2000, pullEvents: opts.big ? 20_000 : 1000, fanoutPullers: 10, fanoutPushes: 20, slowBlocks: Math.min(opts.slowBlocks, 2), slowPushes: Math.min(opts.slowPushes, 50), coldReps: Math.min(opts.coldReps, 2), push1Blocks: Math.min(opts.blocks, 4), scaleSockets: opts.scaleSockets ?? [10, 50], scalePushes: Math.min(opts.scalePushes, 20), stores: Math.min(opts.stores, 20), storesSeconds: Math.min(opts.storesSeconds, 4), storesBurstSeconds: Math.min(opts.storesBurstSeconds, 2) }
   : { ...common, push1Events: 2000, push100Events: 20_000, pullEvents: opts.big ? 100_000 : 10_000, fanoutPullers: 50, fanoutPushes: 200, scaleSockets: opts.scaleSockets ?? [50, 250, 1000], stores: opts.stores }
 
 const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
@@ -182,10 +202,11 @@ const ALL = workloadList(cfg).map((w, i) => ({ ...w, index: i + 1 }))
 const costWanted = opts.cost && (!opts.workloads || opts.workloads.includes('cost'))
 const wanted = opts.workloads?.filter((w) => w !== 'cost')
 if (wanted) for (const w of wanted) if (!ALL.some((x) => x.key === w || x.group === w)) throw new Error(`unknown workload ${w}; known: ${ALL.map((x) => x.key).join(',')} (groups: scale, stores)`)
-const workloads = ALL.filter((w) => !wanted || wanted.includes(w.key) || (w.group && wanted.includes(w.group)))
 const requested = opts.servers ?? ['ours', 'd1', 'floor', 'ref']
-for (const w of workloads) w.kinds = w.servers.filter((k) => requested.includes(k))
-const kinds = ['ours', 'd1', 'floor', 'ref'].filter((k) => workloads.some((w) => w.kinds.includes(k)) || (costWanted && requested.includes(k)))
+for (const w of ALL) w.kinds = w.servers.filter((k) => requested.includes(k))
+// a workload none of whose servers was asked for is left out (e.g. slowhook in the default run)
+const workloads = ALL.filter((w) => (!wanted || wanted.includes(w.key) || (w.group && wanted.includes(w.group))) && w.kinds.length > 0)
+const kinds = ALL_SERVERS.filter((k) => workloads.some((w) => w.kinds.includes(k)) || (costWanted && requested.includes(k) && !API_SERVERS.includes(k)))
 
 const SERVER_SETUP = {
   ours: { vars: { AUTH_MODE: 'none' }, label: 'ours (Rust, build/)' },
@@ -193,6 +214,24 @@ const SERVER_SETUP = {
   d1: { kind: 'ours', d1: true, vars: { AUTH_MODE: 'none', STORAGE: 'd1' }, label: 'ours on D1 (STORAGE=d1)' },
   floor: { vars: {}, label: 'floor (bench/floor: one SQLite insert + one send per message)' },
   ref: { vars: {}, label: 'reference (@livestore/sync-cf@0.4.0, bench/reference/)', config: REF_CONFIG },
+  // the sync-cf API: the packed package in an app Worker (bench/apps, bench/lib/pkg.mjs), run by
+  // this repository's wrangler. No vars: without AUTH_MODE=jwt the API mode checks no JWT (README,
+  // "Keep your Worker code"); the config gets filled in once the app folders exist.
+  pkg: { kind: 'app', app: 'pkg', vars: {}, label: 'pkg (the packed package: makeDurableObject({}) + makeWorker, no hooks)' },
+  'pkg-hooks': {
+    kind: 'app',
+    app: 'pkg-hooks',
+    vars: {},
+    syncPayload: { authToken: BENCH_TOKEN },
+    label: 'pkg-hooks (the packed package with async onPush/onPull that log and an async validatePayload, bench/apps/hooks.mjs)',
+  },
+  'ref-hooks': {
+    vars: {},
+    config: REF_HOOKS_CONFIG,
+    kind: 'ref',
+    syncPayload: { authToken: BENCH_TOKEN },
+    label: 'ref-hooks (the reference with the same hooks, bench/reference/worker-hooks.ts)',
+  },
 }
 // The logging-cost comparison runs push1 on ours (LOG_LEVEL defaults to info)
 // and on a second copy of ours that logs errors only.
@@ -255,6 +294,13 @@ const main = async () => {
   }
   let floorBuild
   if (kinds.includes('floor')) floorBuild = ensureFloorBuild({ log })
+  let pkgApps
+  const pkgKinds = kinds.filter((k) => SERVER_SETUP[k].app)
+  if (pkgKinds.length) {
+    pkgApps = preparePkgApps({ apps: pkgKinds.map((k) => SERVER_SETUP[k].app), tarball: opts.pkgTarball, log })
+    for (const k of pkgKinds) SERVER_SETUP[k].config = pkgApps.configs[SERVER_SETUP[k].app]
+    log(`package: ${pkgApps.tarball}; its Wasm ${pkgApps.wasmSha256 === pkgApps.buildWasmSha256 ? 'is' : 'is NOT'} build/'s (sha256 ${pkgApps.wasmSha256.slice(0, 12)}…)`)
+  }
   log(`load average at start: ${loadAtStart.join(' ')} (${os.cpus().length} CPUs)`)
   log(`workloads: ${workloads.map((w) => w.key).join(', ')}; starting ${kinds.join(', ')} under wrangler dev ...`)
   const servers = {}
@@ -275,6 +321,8 @@ const main = async () => {
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') servers[starting[i].key] = s.value
     })
+    // servers with validatePayload: every socket of the workloads sends the token
+    for (const k of kinds) if (servers[k] && SERVER_SETUP[k].syncPayload) servers[k].syncPayload = SERVER_SETUP[k].syncPayload
     // the rule-cost server has auth on: its warm-up uses a token without a rule
     if (servers['ours-rule']) servers['ours-rule'].syncPayload = { authToken: ruleToken({}) }
     const failedStart = started.find((s) => s.status === 'rejected')
@@ -290,6 +338,7 @@ const main = async () => {
       const keep = servers[k].keepLogs
       await servers[k].stop()
       servers[k] = await startServer({ kind: SERVER_SETUP[k].kind ?? k, d1: SERVER_SETUP[k].d1, env: SERVER_SETUP[k].vars, keepLogs: opts.keepLogs || keep, config: SERVER_SETUP[k].config })
+      if (SERVER_SETUP[k].syncPayload) servers[k].syncPayload = SERVER_SETUP[k].syncPayload
       restarts.push({ kind: k, pids: servers[k].procs })
       await warmUp(servers[k], { pushesOnly: k === 'floor' })
     }
@@ -401,6 +450,7 @@ const main = async () => {
         log(`stopping ${k}: ${e.message}`)
       }
     }
+    pkgApps?.remove()
   }
 
   // scale: the CPU each added delivery costs, from one socket count to the next (per push)
@@ -426,7 +476,7 @@ const main = async () => {
   const header = [
     `LiveStore sync backend benchmark: ${labels.join(' vs ')}`,
     `Servers: local wrangler dev (workerd ${readVersion('node_modules/@cloudflare/workerd-linux-64/package.json')}, wrangler ${readVersion('node_modules/wrangler/package.json')}) on 127.0.0.1, local observability off, fresh --persist-to folder each, started together. Every workload uses fresh stores (= fresh Durable Objects).`,
-    `Client: raw WebSocket client (ws) in this Node process speaking the Effect RPC JSON frames (Ack after every Chunk, like the published client); the floor gets the very same push frames.`,
+    `Client: raw WebSocket client (ws) in this Node process speaking the Effect RPC JSON frames (Ack after every Chunk, like the published client); the floor gets the very same push frames${kinds.some((k) => SERVER_SETUP[k].syncPayload) ? '; pkg-hooks and ref-hooks get the token their validatePayload checks in every socket\'s sync payload' : ''}.`,
     `CPU: per-thread run time (/proc/<pid>/task/*/schedstat) of the workerd that runs the Worker and its Durable Objects = what Cloudflare bills as CPU time ("user worker"; its V8 background threads, i.e. tier-up compilation and concurrent GC, shown apart), and of wrangler's local proxy workerd in front of it, which production does not have. "all workerd" = both, which is what the old bench and a black-box /proc reading report.`,
     `push1cold runs first, on servers on which nothing but the readiness probe ran; then every server is warmed up. push1cold, push1, push1paced and push1live interleave the servers block by block (order rotating); the CPU figures of push1, push1paced and push1live are medians over the blocks, those of push1cold cover each whole repetition.${opts.rounds > 1 ? ` Repeatable workloads: medians of ${opts.rounds} rounds.` : ''}`,
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadAtStart.join(' ')}${opts.quick ? '; --quick counts' : ''}${opts.big ? '; --big' : ''}. "other processes" = the machine's busy CPU (/proc/stat) minus these servers and this client. Total run time ${totalS.toFixed(0)} s.`,
@@ -452,6 +502,32 @@ const main = async () => {
   for (const w of ['push1', 'push1paced', 'push1cold']) {
     const pr = pairedRatio(get(w, 'ours'), get(w, 'floor'))
     if (pr) footer.push(`${w}: ours/floor user-worker CPU per event, paired block by block: median ${pr.median.toFixed(2)} (blocks ${pr.min.toFixed(2)}–${pr.max.toFixed(2)}).`)
+  }
+  if (pkgApps) {
+    footer.push(
+      `pkg, pkg-hooks: ${pkgApps.packed ? "the repository's package packed by the bench (package.json files, build/ as it was, no prepack build)" : `the tarball ${pkgApps.tarball}`}, installed with npm into an app folder outside the repository and run by this repository's wrangler; its Wasm ${pkgApps.wasmSha256 === pkgApps.buildWasmSha256 ? "is byte for byte ours' (build/)" : "DIFFERS from ours' (build/): pkg/ours compares two builds"}.`,
+    )
+  }
+  for (const [w, a, b] of [
+    ['push1', 'pkg', 'ours'],
+    ['push1live', 'pkg', 'ours'],
+    ['push1', 'pkg-hooks', 'ref-hooks'],
+    ['push1live', 'pkg-hooks', 'ref-hooks'],
+    ['push1', 'pkg-hooks', 'pkg'],
+  ]) {
+    const pr = pairedRatio(get(w, a), get(w, b))
+    if (pr) footer.push(`${w}: ${a}/${b} user-worker CPU per event, paired block by block: median ${pr.median.toFixed(2)} (blocks ${pr.min.toFixed(2)}–${pr.max.toFixed(2)}).`)
+  }
+  for (const k of ['pkg-hooks', 'ref-hooks']) {
+    const r = get('slowhook', k)
+    if (!r) continue
+    const x = r.extra
+    footer.push(
+      `Slow hook on ${k}: the other client's push p50/p99 ${r.latencyMs.p50.toFixed(2)}/${r.latencyMs.p99.toFixed(2)} ms alone, ` +
+        `${x.withSlowLatencyMs.p50.toFixed(2)}/${x.withSlowLatencyMs.p99.toFixed(2)} ms (max ${x.withSlowLatencyMs.max.toFixed(1)}) while another client's push waited ${SLOW_HOOK_MS} ms in onPush ` +
+        `(${x.slowPushes} slow pushes, answered after p50 ${x.slowPushLatencyMs?.p50?.toFixed(0)} ms: ${Object.entries(x.slowPushOutcomes).map(([t, n]) => `${n} ${t}`).join(', ')}); ` +
+        `other-client pushes failed: ${x.fastFailures}; the log ${x.admissionHeld ? 'is exactly' : 'is NOT'} the other client's ${x.storedEvents} events.`,
+    )
   }
   if (workloads.some((w) => w.key === 'idle')) {
     footer.push(
@@ -504,7 +580,7 @@ const main = async () => {
         `Cost method (bench/lib/cost.mjs): rows read/written are the runtime's counters (SQL cursors, D1 meta) read inside each server's Durable Object (bench/usage/meter.mjs), each setAlarm() one row written; DO requests = upgrades + the client's frames / 20 + alarm runs; active time is an estimate (the request → answer latencies; a hibernatable object is billed only while a handler runs); idle = whether the object was evicted in 12 s without traffic (an object that cannot hibernate is billed all month; the 10 s pings are counted as messages). Dollars: Cloudflare's marginal Workers Paid prices read on ${PRICES_READ_ON} (bench/lib/prices.mjs), monthly inclusions left out. The floor cannot broadcast: it pushes without live pulls.`,
       ]
     : []
-  const text = [...header, ...(workloads.length ? ['', renderTable(rows)] : []), ...costText, '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
+  const text = [...header, ...(workloads.length ? ['', renderTable(rows, kinds)] : []), ...costText, '', ...footer, ...(opts.profile ? profileText(profiles) : [])].join('\n')
   console.log(text)
 
   const outDir = path.join(BENCH, 'results')
@@ -515,6 +591,7 @@ const main = async () => {
     totalS,
     args: process.argv.slice(2),
     build: { atStart: stampAtStart, changedDuringRun: buildChanged, floor: floorBuild },
+    pkg: pkgApps && { tarball: pkgApps.tarball, packedByBench: pkgApps.packed, wasmSha256: pkgApps.wasmSha256, buildWasmSha256: pkgApps.buildWasmSha256 },
     counts: cfg,
     rounds: opts.rounds,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAvgAtStart: loadAtStart, node: process.version, platform: `${os.platform()} ${os.release()}`, openFilesLimit: fdLimit },

@@ -51,7 +51,7 @@ export const sumMeters = (ms) => {
 const openPushers = async (servers, { label, live }) => {
   const st = {}
   for (const [kind, server] of Object.entries(servers)) {
-    const sock = await RpcSocket.open(server.wsUrl, freshStoreId(label))
+    const sock = await RpcSocket.open(server.wsUrl, freshStoreId(label), { payload: server.syncPayload })
     if (live) {
       await new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`${kind}: no initial chunk of the live pull`)), 30_000)

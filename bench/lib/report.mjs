@@ -1,4 +1,5 @@
-// Builds the comparison table (ours, the floor object, the reference) from the per-run results.
+// Builds the comparison table (ours, the floor object, the reference, and the sync-cf API servers
+// pkg, pkg-hooks, ref-hooks) from the per-run results.
 import { median } from './stats.mjs'
 
 const pct = (r) => (r.meter ? (100 * r.meter.clientCpuS) / r.meter.wallS : undefined)
@@ -122,6 +123,20 @@ export const ROWS = {
     ['  = all workerd', (r) => r.cpuPer1kEventsS, 'lower'],
     ...CONTEXT_ROWS,
   ],
+  slowhook: [
+    ['other client alone: push latency p50 (ms)', (r) => r.latencyMs?.p50, 'lower'],
+    ['other client alone: push latency p99 (ms)', (r) => r.latencyMs?.p99, 'lower'],
+    ['other client, a slow hook pending: push latency p50 (ms)', (r) => r.extra?.withSlowLatencyMs?.p50, 'lower'],
+    ['other client, a slow hook pending: push latency p99 (ms)', (r) => r.extra?.withSlowLatencyMs?.p99, 'lower'],
+    ['other client, a slow hook pending: max (ms)', (r) => r.extra?.withSlowLatencyMs?.max, 'lower'],
+    ['slow client: push → answer p50 (ms; hook waits 200)', (r) => r.extra?.slowPushLatencyMs?.p50, 'lower'],
+    ['slow client: pushes (all refused after the hook: stale parent)', (r) => r.extra?.slowPushes, undefined],
+    ['CPU s per 1,000 other-client events, user worker: alone', (r) => r.userWorkerCpuPer1kEventsS, 'lower'],
+    ['CPU s per 1,000 other-client events, user worker: slow hook pending', (r) => r.extra?.withSlowUserWorkerCpuPer1kEventsS, 'lower'],
+    ['other client: failed pushes', (r) => r.extra?.fastFailures, 'lower'],
+    ['admission held: the log is exactly the other client\'s events', (r) => r.extra?.admissionHeld, undefined, 'bool'],
+    ['other processes on the machine (cores)', (r) => r.meter?.otherProcessesCores, undefined],
+  ],
   idle: [
     ['idle period (s)', (r) => r.extra?.idleS, undefined],
     ['first push after idle: latency (ms)', (r) => r.latencyMs?.idlePush, 'lower'],
@@ -171,14 +186,38 @@ const fmt = (v, kind) => {
   return v.toFixed(3)
 }
 
-const verdictOf = (ours, other, better, name) => {
+const verdictOf = (ours, other, better, name, oursName = 'ours') => {
   if (!better || !(ours > 0) || !(other > 0)) return ''
   const oursBetter = better === 'higher' ? ours > other : ours < other
   const factor = better === 'higher' ? (oursBetter ? ours / other : other / ours) : oursBetter ? other / ours : ours / other
-  return factor < 1.05 ? 'about equal' : `${oursBetter ? 'ours' : name} ${factor.toFixed(1)}x better`
+  return factor < 1.05 ? 'about equal' : `${oursBetter ? oursName : name} ${factor.toFixed(1)}x better`
 }
 
-/** Summary rows: [{section} | {metric, ours, d1, floor, ref, toFloor, d1ToOurs, toRef, verdict}] (values = median over rounds). */
+/** The server columns, in this order, and their headers. */
+export const SERVER_COLUMNS = [
+  ['ours', 'ours'],
+  ['d1', 'ours D1'],
+  ['floor', 'floor'],
+  ['ref', 'reference'],
+  ['pkg', 'pkg'],
+  ['pkg-hooks', 'pkg-hooks'],
+  ['ref-hooks', 'ref-hooks'],
+]
+
+/** Ratio columns: [key, header, numerator, denominator, only for rows with a `better`]. */
+const RATIO_COLUMNS = [
+  ['toFloor', 'ours/floor', 'ours', 'floor', true],
+  ['d1ToOurs', 'D1/ours', 'd1', 'ours', true],
+  ['toRef', 'ours/ref', 'ours', 'ref', false],
+  ['pkgToOurs', 'pkg/ours', 'pkg', 'ours', false],
+  ['hooksToRef', 'pkg-hooks/ref-hooks', 'pkg-hooks', 'ref-hooks', false],
+]
+
+/**
+ * Summary rows: [{section} | {metric, values: {kind: value}, ratios: {key: ratio}, verdict}]
+ * (values = median over rounds). The verdict compares ours with the reference, or, without them,
+ * pkg-hooks with ref-hooks.
+ */
 export const summarize = (workloads, cfg, results) => {
   const rows = []
   for (const w of workloads) {
@@ -198,50 +237,45 @@ export const summarize = (workloads, cfg, results) => {
         if (kind === 'text') return vs.filter((v) => v !== undefined).join(' | ') || undefined
         return median(vs)
       }
-      const ours = val('ours')
-      const d1 = val('d1')
-      const floor = val('floor')
-      const ref = val('ref')
+      const values = Object.fromEntries(SERVER_COLUMNS.map(([k]) => [k, val(k)]))
       const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b !== 0 && kind !== 'bool' && kind !== 'text' ? a / b : undefined)
-      rows.push({
-        metric: label,
-        ours,
-        d1,
-        floor,
-        ref,
-        toFloor: better ? ratio(ours, floor) : undefined,
-        d1ToOurs: better ? ratio(d1, ours) : undefined,
-        toRef: ratio(ours, ref),
-        verdict: typeof ours === 'number' && typeof ref === 'number' ? verdictOf(ours, ref, better, 'ref') : '',
-        kind,
-        better,
-      })
+      const ratios = Object.fromEntries(RATIO_COLUMNS.map(([key, , a, b, onlyBetter]) => [key, onlyBetter && !better ? undefined : ratio(values[a], values[b])]))
+      const num = (k) => typeof values[k] === 'number'
+      const verdict =
+        num('ours') && num('ref')
+          ? verdictOf(values.ours, values.ref, better, 'ref')
+          : num('pkg-hooks') && num('ref-hooks')
+            ? verdictOf(values['pkg-hooks'], values['ref-hooks'], better, 'ref-hooks', 'pkg-hooks')
+            : ''
+      rows.push({ metric: label, values, ratios, ...values, ...ratios, verdict, kind, better })
     }
   }
   return rows
 }
 
-export const renderTable = (rows) => {
-  const head = ['workload / metric', 'ours', 'ours D1', 'floor', 'reference', 'ours/floor', 'D1/ours', 'ours/ref', '']
+/**
+ * The table: one column per server of `kinds` (default: ours, ours D1, floor, reference), the
+ * ratio columns whose two servers are both there.
+ */
+export const renderTable = (rows, kinds = ['ours', 'd1', 'floor', 'ref']) => {
+  const servers = SERVER_COLUMNS.filter(([k]) => kinds.includes(k))
+  const ratios = RATIO_COLUMNS.filter(([, , a, b]) => kinds.includes(a) && kinds.includes(b))
+  const head = ['workload / metric', ...servers.map(([, h]) => h), ...ratios.map(([, h]) => h), '']
+  const last = head.length - 1
   const body = rows.map((r) =>
     r.section !== undefined
       ? [r.section]
       : [
           '   ' + r.metric,
-          fmt(r.ours, r.kind),
-          fmt(r.d1, r.kind),
-          fmt(r.floor, r.kind),
-          fmt(r.ref, r.kind),
-          r.toFloor === undefined ? '' : r.toFloor.toFixed(2),
-          r.d1ToOurs === undefined ? '' : r.d1ToOurs.toFixed(2),
-          r.toRef === undefined ? '-' : r.toRef.toFixed(2),
+          ...servers.map(([k]) => fmt(r.values[k], r.kind)),
+          ...ratios.map(([key]) => (r.ratios[key] === undefined ? (key === 'toRef' ? '-' : '') : r.ratios[key].toFixed(2))),
           r.verdict,
         ],
   )
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((b) => b.length > 1).map((b) => (b[i] ?? '').length)))
   const line = (cells) =>
     cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === 8 ? c : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : i === last ? c : c.padStart(widths[i])))
       .join('  ')
       .trimEnd()
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')]

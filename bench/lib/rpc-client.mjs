@@ -60,7 +60,7 @@ export class RpcSocket {
       }, timeoutMs)
       ws.once('open', () => {
         clearTimeout(timer)
-        resolve(new RpcSocket(ws, storeId, timeoutMs, ack))
+        resolve(new RpcSocket(ws, storeId, timeoutMs, ack, payload))
       })
       ws.once('error', (e) => {
         clearTimeout(timer)
@@ -69,7 +69,8 @@ export class RpcSocket {
     })
   }
 
-  constructor(ws, storeId, timeoutMs, ack = true) {
+  /** `payload` (the sync payload) also goes into every Push and Pull request, as the published client sends it. */
+  constructor(ws, storeId, timeoutMs, ack = true, payload = undefined) {
     clientCounts.upgrades++
     const send = ws.send.bind(ws)
     ws.send = (...args) => {
@@ -79,6 +80,7 @@ export class RpcSocket {
     this.ws = ws
     this.ack = ack
     this.storeId = storeId
+    this.payload = payload
     this.timeoutMs = timeoutMs
     this.nextId = 0
     this.handlers = new Map() // requestId → {onChunk?, resolve, reject, timer}
@@ -167,6 +169,7 @@ export class RpcSocket {
   push(batch, { backendId } = {}) {
     return this.#request('SyncWsRpc.Push', {
       storeId: this.storeId,
+      payload: this.payload,
       batch,
       backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId },
     }).done
@@ -182,6 +185,7 @@ export class RpcSocket {
       'SyncWsRpc.Pull',
       {
         storeId: this.storeId,
+        payload: this.payload,
         live,
         cursor: cursor === undefined ? { _tag: 'None' } : { _tag: 'Some', value: cursor },
       },

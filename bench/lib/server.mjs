@@ -14,9 +14,9 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  * Setting `server.keepLogs = true` before stop() keeps its log (e.g. after a failed workload).
  *
  * @param {object} o
- * @param {'ours'|'ref'|'floor'} o.kind
+ * @param {'ours'|'ref'|'floor'|'app'} o.kind  (app: an app Worker's folder, bench/lib/pkg.mjs)
  * @param {Record<string,string>} [o.env] worker vars (--var K:V)
- * @param {string} [o.config] ref only: the wrangler.toml to run (see tests/support/wrangler-dev.mjs)
+ * @param {string} [o.config] ref and app: the wrangler.toml to run (see tests/support/wrangler-dev.mjs)
  * @param {boolean} [o.keepLogs]
  * @param {boolean} [o.d1] ours with the local D1 database (and the var STORAGE=d1 in `env`)
  */

@@ -5,11 +5,20 @@ import { loadAvg } from './procfs.mjs'
 import { push1, push1Cold, push1Live, push1Paced } from './push.mjs'
 import { RpcSocket, eventRange, makeEvent } from './rpc-client.mjs'
 import { scaleOne, scaleRateFor, stores } from './scale.mjs'
+import { slowHook } from './slowhook.mjs'
 import { sleep, startMeter } from './server.mjs'
 import { freshStoreId, percentiles } from './stats.mjs'
 import { wake } from './wake.mjs'
+import { SLOW_HOOK_MS } from '../apps/hooks.mjs'
 
 export { freshStoreId, percentiles }
+
+/**
+ * The sync-cf API servers (bench/run.mjs): the packed package without hooks (pkg), with the hooks of
+ * bench/apps/hooks.mjs (pkg-hooks), and the reference with the same hooks (ref-hooks). They run only
+ * when named in --servers.
+ */
+export const API_SERVERS = ['pkg', 'pkg-hooks', 'ref-hooks']
 
 /** Runs `fn` between a meter start and stop; returns {meter, value, load1AtStart}. */
 const measured = async (server, fn) => {
@@ -76,13 +85,13 @@ export const pushBatch = (server, cfg) =>
 export const pullCold = async (server, cfg) => {
   const total = cfg.pullEvents
   const storeId = freshStoreId('pull')
-  const seeder = await RpcSocket.open(server.wsUrl, storeId)
+  const seeder = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
   const seedT0 = performance.now()
   for (let from = 1; from <= total; from += 100) await seeder.push(eventRange(from, Math.min(total, from + 99)))
   const seedS = (performance.now() - seedT0) / 1000
   await seeder.close()
 
-  const sock = await RpcSocket.open(server.wsUrl, storeId)
+  const sock = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
   try {
     let received = 0
     let expected = 1
@@ -142,7 +151,7 @@ export const fanout = async (server, cfg) => {
   try {
     for (let i = 0; i < P; i += 10) {
       const opened = await Promise.all(
-        Array.from({ length: Math.min(10, P - i) }, () => RpcSocket.open(server.wsUrl, storeId)),
+        Array.from({ length: Math.min(10, P - i) }, () => RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })),
       )
       pullers.push(...opened)
     }
@@ -177,7 +186,7 @@ export const fanout = async (server, cfg) => {
           }),
       ),
     )
-    const pusher = await RpcSocket.open(server.wsUrl, storeId)
+    const pusher = await RpcSocket.open(server.wsUrl, storeId, { payload: server.syncPayload })
     pullers.push(pusher)
     const allReceived = []
     const perDelivery = []
@@ -373,7 +382,7 @@ export const workloadList = (cfg) => [
   {
     key: 'push1',
     title: (c) => `warm: push ${c.push1Events} events, 1 per push (sequential), ${c.push1Blocks} interleaved blocks`,
-    servers: ['ours', 'd1', 'floor', 'ref'],
+    servers: ['ours', 'd1', 'floor', 'ref', ...API_SERVERS],
     runAll: push1,
   },
   {
@@ -385,16 +394,23 @@ export const workloadList = (cfg) => [
   {
     key: 'push1live',
     title: (c) => `warm: push ${c.push1Events} events, 1 per push, the pushing socket also holds a live pull (published-client shape)`,
-    servers: ['ours', 'd1', 'ref'],
+    servers: ['ours', 'd1', 'ref', ...API_SERVERS],
     runAll: push1Live,
   },
-  { key: 'push100', title: (c) => `push ${c.push100Events} events, 100 per push (sequential)`, servers: ['ours', 'd1', 'ref'], run: pushBatch },
-  { key: 'pull', title: (c) => `cold non-live pull of ${c.pullEvents} events (new socket)`, servers: ['ours', 'd1', 'ref'], run: pullCold },
+  { key: 'push100', title: (c) => `push ${c.push100Events} events, 100 per push (sequential)`, servers: ['ours', 'd1', 'ref', ...API_SERVERS], run: pushBatch },
+  { key: 'pull', title: (c) => `cold non-live pull of ${c.pullEvents} events (new socket)`, servers: ['ours', 'd1', 'ref', ...API_SERVERS], run: pullCold },
   {
     key: 'fanout',
     title: (c) => `${c.fanoutPullers} live pullers, ${c.fanoutPushes} single-event pushes from another socket (closed loop)`,
-    servers: ['ours', 'd1', 'ref'],
+    servers: ['ours', 'd1', 'ref', ...API_SERVERS],
     run: fanout,
+  },
+  {
+    key: 'slowhook',
+    title: (c) =>
+      `slow hook: another client's single pushes alone vs while one client's pushes wait ${SLOW_HOOK_MS} ms in onPush (same store), ${c.slowBlocks} blocks × ${c.slowPushes} pushes per phase`,
+    servers: ['pkg-hooks', 'ref-hooks'],
+    runAll: slowHook,
   },
   { key: 'idle', title: (c) => `first push after ${c.idleMs / 1000} s idle`, servers: ['ours', 'ref'], run: idlePush, once: true },
   {

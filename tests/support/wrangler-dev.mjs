@@ -1,6 +1,7 @@
 // Starts and stops a sync server under local `wrangler dev` (workerd): ours (the Rust worker in
-// build/), ref (the published @livestore/sync-cf@0.4.0 in tests/reference/) or floor (the
-// benchmark's minimal Durable Object in bench/floor/build, see bench/lib/floor.mjs). Shared by the
+// build/), ref (the published @livestore/sync-cf@0.4.0 in tests/reference/), floor (the
+// benchmark's minimal Durable Object in bench/floor/build, see bench/lib/floor.mjs) or app (an app
+// Worker in a folder of its own, e.g. one with the packed package installed). Shared by the
 // e2e harness and the benchmark, so it holds process handling only (no test framework, no client).
 import { spawn } from 'node:child_process'
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -220,9 +221,10 @@ const tail = (file, n = 40) => {
  * Starts a sync server under `wrangler dev` and waits until `GET /` answers 200.
  *
  * @param {object} o
- * @param {'ours'|'ref'|'floor'} o.kind  (floor: build it first, bench/lib/floor.mjs)
- * @param {string} [o.config] ref only: another wrangler.toml for the reference (the benchmark's
- *   bench/reference/wrangler.toml, which logs one line per object instance)
+ * @param {'ours'|'ref'|'floor'|'app'} o.kind  (floor: build it first, bench/lib/floor.mjs; app:
+ *   `config` names the app's wrangler.toml, run in place by this repository's wrangler)
+ * @param {string} [o.config] ref: another wrangler.toml for the reference (the benchmark's
+ *   bench/reference/wrangler.toml, which logs one line per object instance); app: the app's one
  * @param {number} [o.port] defaults to a free port
  * @param {string} [o.persistTo] --persist-to folder; defaults to a fresh temp folder (removed on stop)
  * @param {Record<string,string>} [o.env] worker vars, passed as `--var KEY:VALUE`
@@ -230,7 +232,7 @@ const tail = (file, n = 40) => {
  * @param {string} [o.tag] prefix of the temp folder and log names (who started the server)
  * @param {boolean} [o.d1] give the server the local D1 database (ours: binding DB, to be used with
  *   the var STORAGE=d1; ref: the reference's D1 option)
- * @param {string} [o.sourceConfig] ref only: another wrangler.toml for the server (e.g. a tracing variant)
+ * @param {string} [o.sourceConfig] ref and app: another wrangler.toml for the server (e.g. a tracing variant)
  * @param {string[]} [o.primaryConfigs] configs of other workers run in the same `wrangler dev` BEFORE
  *   the server's (`-c a -c b -c server`): the first one is the worker served on `port` (wrangler dev
  *   exposes only its primary worker) and must answer `GET /` with 200 itself or by forwarding to the
@@ -259,8 +261,9 @@ export const startServer = async ({
   ourEntry,
   meteredEntry,
 } = {}) => {
-  if (!SOURCE_CONFIG[kind]) throw new Error(`unknown server kind ${kind}`)
-  if (sourceConfig !== undefined && kind !== 'ref') throw new Error('sourceConfig (config) is for the ref kind only')
+  if (!SOURCE_CONFIG[kind] && kind !== 'app') throw new Error(`unknown server kind ${kind}`)
+  if (sourceConfig !== undefined && kind !== 'ref' && kind !== 'app') throw new Error('sourceConfig (config) is for the ref and app kinds only')
+  if (kind === 'app' && (sourceConfig === undefined || !existsSync(sourceConfig))) throw new Error(`app: its wrangler.toml (config) is missing: ${sourceConfig}`)
   if (kind === 'ours' && !existsSync(path.join(REPO, 'build/index.js'))) {
     throw new Error('build/index.js is missing: build the Rust worker first (npm run build)')
   }
