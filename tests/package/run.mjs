@@ -12,7 +12,8 @@
 //   PACKAGE_KEEP_WORK=1               keep the install roots, the apps' state and the wrangler
 //                                     logs (wrangler-<n>.log in each app folder) after the run
 //
-// Extra arguments are passed to `node --test`.
+// Extra arguments are passed to `node --test`; write a name pattern as one word
+// (`--test-name-pattern=d1-ws-only`): a separate word is taken for a test file.
 import { requirePackages, runTests } from '../support/runner.mjs'
 
 requirePackages(['wrangler', '@livestore/sync-cf', '@livestore/adapter-node', '@livestore/adapter-cloudflare'])
