@@ -10,6 +10,27 @@ import { DurableObject } from 'cloudflare:workers'
 
 import { SyncBackendDO as RustSyncBackendDO } from '../build/index.js'
 
+/**
+ * Reads what is left of a request body and drops it (at most `limit` bytes; the rest is cancelled).
+ * An answer the object gives without reading the body (a refusal: a transport it does not serve)
+ * would otherwise leave the Worker that forwarded the request still sending the body after that
+ * Worker's own answer: wrangler 4.50.0's workerd then logs "Can't read from request stream after
+ * response has been sent" and can stall the next request (tests/package, d1-ws-only).
+ */
+const drain = async (body, limit = 64 * 1024) => {
+  const reader = body.getReader()
+  try {
+    for (let read = 0; read <= limit; ) {
+      const { done, value } = await reader.read()
+      if (done) return
+      read += value.byteLength
+    }
+    await reader.cancel()
+  } catch {
+    // a body that cannot be read any more has nothing left to send
+  }
+}
+
 /** The class; `envFor(env)` is the env the Rust object gets (the sync-cf API adds its bridge). */
 export const rustObjectClass = (envFor) =>
   class SyncBackendDOBase extends DurableObject {
@@ -20,8 +41,10 @@ export const rustObjectClass = (envFor) =>
       this.#inner = new RustSyncBackendDO(ctx, envFor(env))
     }
 
-    fetch(request) {
-      return this.#inner.fetch(request)
+    async fetch(request) {
+      const response = await this.#inner.fetch(request)
+      if (request.body !== null && !request.bodyUsed) await drain(request.body)
+      return response
     }
 
     webSocketMessage(ws, message) {

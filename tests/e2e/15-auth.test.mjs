@@ -4,21 +4,14 @@
 // Durable Object (401/403/500, plain text, CORS); token expiry enforced on open sockets (close 4001).
 // Tokens are minted with node:crypto: HS256 by scripts/lib/hs256.mjs, ES256 and the malformed ones here.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { makeAdapter } from '@livestore/adapter-node'
-import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '@livestore/livestore'
-import { makeWsSync } from '@livestore/sync-cf/client'
-import { LogLevel } from 'effect'
-
-import { readFileSync } from 'node:fs'
-
 import { b64url as b64u, mintHs256 } from '../../scripts/lib/hs256.mjs'
+import { REFUSED_STORE_IDS, allTodos, events, openStore, runRefusedStore } from '../support/refused-store.mjs'
 import { REPO, ev, evRange, eventsOf, freshStoreId, httpPull, httpPush, makeClient, nextId, oursOnly, pullRequest, pushRequest, rawCollectPull, rawConnect, rawHttp, rawPush, serverLog, sleep, startServer, waitConnected, waitFor, waitForLog } from './harness.mjs'
 
 const SKIP = oursOnly('has no built-in authentication (validatePayload is user code)')
@@ -302,96 +295,7 @@ test('authentication not configured → 500 naming JWT_SECRET (with CORS), even 
 // Real LiveStore stores: refused → local only; later a valid token → everything syncs
 // ---------------------------------------------------------------------------------------------
 
-// The schema, as source text: the refused store runs it in a child process (below), the others here.
-const SCHEMA_SRC = `
-const todos = State.SQLite.table({
-  name: 'todos',
-  columns: { id: State.SQLite.text({ primaryKey: true }), text: State.SQLite.text({ default: '' }) },
-})
-const events = {
-  todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: Schema.Struct({ id: Schema.String, text: Schema.String }) }),
-}
-const materializers = State.SQLite.materializers(events, {
-  'v1.TodoCreated': ({ id, text }) => todos.insert({ id, text }),
-})
-const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { todos }, materializers }) })
-const allTodos = queryDb({
-  query: 'SELECT id, text FROM todos ORDER BY id',
-  schema: Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.String })),
-})
-`
-const { events, schema, allTodos } = new Function('State', 'Events', 'Schema', 'makeSchema', 'queryDb', `${SCHEMA_SRC}; return { events, schema, allTodos }`)(
-  State,
-  Events,
-  Schema,
-  makeSchema,
-  queryDb,
-)
-
-/**
- * The "app before it has a valid token": a store in its own Node process (fs storage in `dir`)
- * with a refused token commits 5 todos, keeps running 1.5 s (its client keeps retrying the
- * refused upgrade), commits one more, reports what its queries show, and exits.
- *
- * A separate process because LiveStore 0.4.0 cannot shut such a store down cleanly: its shutdown
- * times out after 1 s and leaves the `livestore.shutdown.<storeId>` BroadcastChannel open, which
- * keeps the process alive and can shut down the next store instance of that storeId in the same
- * process. A restarted app process is also what a real app does.
- */
-const runRefusedStore = ({ storeId, dir, token }) =>
-  new Promise((resolve, reject) => {
-    const code = `
-      import { makeAdapter } from '@livestore/adapter-node'
-      import { Events, Schema, State, createStorePromise, makeSchema, queryDb } from '@livestore/livestore'
-      import { makeWsSync } from '@livestore/sync-cf/client'
-      import { LogLevel } from 'effect'
-      import { WebSocket } from 'ws'
-      globalThis.WebSocket ??= WebSocket
-      ${SCHEMA_SRC}
-      const { STORE_ID, DIR, URL, TOKEN } = process.env
-      const store = await createStorePromise({
-        schema, storeId: STORE_ID, disableDevtools: true, logLevel: LogLevel.None,
-        syncPayload: { authToken: TOKEN },
-        adapter: makeAdapter({ storage: { type: 'fs', baseDirectory: DIR }, clientId: 'client-A',
-          sync: { backend: makeWsSync({ url: URL }) } }),
-      })
-      for (let i = 0; i < 5; i++) store.commit(events.todoCreated({ id: 'A-' + i, text: 'offline todo ' + i }))
-      const first = store.query(allTodos)
-      await new Promise((r) => setTimeout(r, 1500))
-      store.commit(events.todoCreated({ id: 'A-5', text: 'still offline' }))
-      const second = store.query(allTodos)
-      console.log('RESULT ' + JSON.stringify({ first, second }))
-      await Promise.race([store.shutdownPromise().catch(() => {}), new Promise((r) => setTimeout(r, 2000))])
-      process.exit(0)
-    `
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      cwd: REPO,
-      env: { ...process.env, STORE_ID: storeId, DIR: dir, URL: authed.url, TOKEN: token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '))
-      if (code !== 0 || !line) return reject(new Error(`refused store process: exit ${code ?? signal}\n${out}\n${err.slice(-3000)}`))
-      resolve(JSON.parse(line.slice('RESULT '.length)))
-    })
-  })
-
-const openStore = ({ storeId, clientId, token, storage }) =>
-  createStorePromise({
-    schema,
-    storeId,
-    disableDevtools: true,
-    logLevel: LogLevel.Warning,
-    syncPayload: payloadOf(token),
-    adapter: makeAdapter({ storage, clientId, sync: { backend: makeWsSync({ url: authed.url }) } }),
-  })
+// The stores and their schema are shared with the packed-package test (tests/support/refused-store.mjs).
 
 test('LiveStore: a store whose token is refused works locally; reopened with a valid token it syncs everything', { skip: SKIP }, async () => {
   const storeId = freshStoreId('auth-livestore')
@@ -399,26 +303,38 @@ test('LiveStore: a store whose token is refused works locally; reopened with a v
   const stores = []
   try {
     // 1. invalid token (signed with another secret): every upgrade is refused, the store works locally
-    const offline = await runRefusedStore({ storeId, dir, token: hsToken(claimsFor(storeId), { secret: 'x'.repeat(40) }) })
+    const offline = await runRefusedStore({
+      url: authed.url,
+      storeId,
+      dir,
+      syncPayload: payloadOf(hsToken(claimsFor(storeId), { secret: 'x'.repeat(40) })),
+    })
     assert.deepEqual(
       offline.first.map((t) => t.id),
-      ['A-0', 'A-1', 'A-2', 'A-3', 'A-4'],
+      REFUSED_STORE_IDS.slice(0, 5),
     )
     assert.deepEqual(
       offline.second.map((t) => t.id),
-      ['A-0', 'A-1', 'A-2', 'A-3', 'A-4', 'A-5'],
+      REFUSED_STORE_IDS,
     )
+    assert.ok(offline.refusedUpgrades >= 2, 'its client was refused and tried again')
     assert.deepEqual(await serverEvents(storeId), [], 'nothing reached the server')
 
     // 2. the same client and local storage (the app restarted), now with a valid token
-    const A = await openStore({ storeId, clientId: 'client-A', token: hsToken(claimsFor(storeId)), storage: { type: 'fs', baseDirectory: dir } })
+    const A = await openStore({
+      url: authed.url,
+      storeId,
+      clientId: 'client-A',
+      syncPayload: payloadOf(hsToken(claimsFor(storeId))),
+      storage: { type: 'fs', baseDirectory: dir },
+    })
     stores.push(A)
     assert.deepEqual(A.query(allTodos), offline.second, 'local data survived the restart')
     await waitFor('the 6 local events reach the server', async () => (await serverEvents(storeId)).length >= 6)
     const onServer = await serverEvents(storeId)
     assert.deepEqual(
       onServer.map((e) => e.args.id),
-      ['A-0', 'A-1', 'A-2', 'A-3', 'A-4', 'A-5'],
+      REFUSED_STORE_IDS,
     )
     assert.deepEqual(
       onServer.map((e) => e.seqNum),
@@ -426,11 +342,17 @@ test('LiveStore: a store whose token is refused works locally; reopened with a v
     )
 
     // 3. a second store (ES256 token, in memory) gets all of it, and its change reaches A
-    const B = await openStore({ storeId, clientId: 'client-B', token: esToken(claimsFor(storeId)), storage: { type: 'in-memory' } })
+    const B = await openStore({
+      url: authed.url,
+      storeId,
+      clientId: 'client-B',
+      syncPayload: payloadOf(esToken(claimsFor(storeId))),
+      storage: { type: 'in-memory' },
+    })
     stores.push(B)
     await waitFor('B receives the 6 todos', () => B.query(allTodos).length === 6)
     assert.deepEqual(B.query(allTodos), offline.second)
-    B.commit(events.todoCreated({ id: 'B-0', text: 'from B' }))
+    B.commit(events.todoCreated({ id: 'B-0', text: 'from B', author: 'client-B' }))
     await waitFor('A receives B-0', () => A.query(allTodos).length === 7)
     assert.deepEqual(A.query(allTodos), B.query(allTodos))
     assert.equal((await serverEvents(storeId)).length, 7)

@@ -417,11 +417,17 @@ export const pullRequest = ({ id = nextId(), storeId, cursor, backendId, live = 
   headers: [],
 })
 
-export const pushRequest = ({ id = nextId(), storeId, batch, backendId }) => ({
+/** `payload`: the sync payload the message carries (the published client sends its own with every request). */
+export const pushRequest = ({ id = nextId(), storeId, batch, backendId, payload }) => ({
   _tag: 'Request',
   id,
   tag: 'SyncWsRpc.Push',
-  payload: { storeId, batch, backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId } },
+  payload: {
+    storeId,
+    ...(payload !== undefined ? { payload } : {}),
+    batch,
+    backendId: backendId === undefined ? { _tag: 'None' } : { _tag: 'Some', value: backendId },
+  },
   headers: [],
 })
 
@@ -449,10 +455,10 @@ export const rawCollectPull = async (conn, { storeId, cursor, backendId, timeout
   }
 }
 
-/** Raw push: sends the request and returns its Exit. */
-export const rawPush = async (conn, { storeId, batch, backendId, timeoutMs = 20_000 }) => {
+/** Raw push: sends the request (with `payload` in the message, if given) and returns its Exit. */
+export const rawPush = async (conn, { storeId, batch, backendId, payload, timeoutMs = 20_000 }) => {
   const id = nextId()
-  conn.send(pushRequest({ id, storeId, batch, backendId }))
+  conn.send(pushRequest({ id, storeId, batch, backendId, payload }))
   const msg = await conn.waitFor((m) => m?._tag === 'Exit' && m.requestId === id, timeoutMs, `Exit of push ${id}`)
   return msg.exit
 }

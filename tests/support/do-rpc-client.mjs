@@ -76,8 +76,32 @@ export const startDoRpc = async ({
     ourEntry: kind === 'ours' ? ourEntry : undefined,
     d1,
   })
-  const base = server.url
+  const { client, rawRpc } = doRpcHelpers(server.url)
 
+  /** The DORPC lines of the tracing variant so far. */
+  const traceLines = () =>
+    readFileSync(server.logFile, 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        const i = l.indexOf('DORPC {')
+        if (i < 0) return []
+        try {
+          return [JSON.parse(l.slice(i + 6))]
+        } catch {
+          return []
+        }
+      })
+
+  return { server, url: server.url, wsUrl: server.wsUrl, kind, client, rawRpc, traceLines, stop: (o) => server.stop(o) }
+}
+
+/**
+ * The helpers of a running client harness at `base` (its primary worker's URL): `client(storeId,
+ * name)`, the operations of one client object (a LiveStore store in a Durable Object), and
+ * `rawRpc(storeId, …)`, one hand-made call of the sync DO's rpc(bytes). Also used by the
+ * packed-package test (tests/package), whose app Workers are the sync server.
+ */
+export const doRpcHelpers = (base) => {
   const call = async (method, p, { query = {}, body } = {}) => {
     const qs = new URLSearchParams(query).toString()
     const res = await fetch(`${base}${p}${qs ? `?${qs}` : ''}`, {
@@ -146,21 +170,7 @@ export const startDoRpc = async ({
   const rawRpc = (storeId, { messages, hex, readMs } = {}) =>
     call('POST', '/rpc/raw', { query: { storeId }, body: { messages, hex, readMs } })
 
-  /** The DORPC lines of the tracing variant so far. */
-  const traceLines = () =>
-    readFileSync(server.logFile, 'utf8')
-      .split('\n')
-      .flatMap((l) => {
-        const i = l.indexOf('DORPC {')
-        if (i < 0) return []
-        try {
-          return [JSON.parse(l.slice(i + 6))]
-        } catch {
-          return []
-        }
-      })
-
-  return { server, url: base, wsUrl: server.wsUrl, kind, client, rawRpc, traceLines, stop: (o) => server.stop(o) }
+  return { client, rawRpc }
 }
 
 /** The RPC messages of a rawRpc answer (bytes or stream), flattened as the client does. */

@@ -1,6 +1,7 @@
-// The LiveStore schema the end-to-end tests' stores share (tests/e2e/12, 24, and the DO-RPC client
-// harness tests/do-rpc/client-worker/worker.ts, which imports it): one event, v1.TodoCreated, and
-// a todos table it fills. Stores of different clients of one storeId must agree on it.
+// The LiveStore schema the end-to-end tests' stores share (tests/e2e/12 and 24; e2e 15 and the
+// packed-package test through refused-store.mjs; the DO-RPC client harness
+// tests/do-rpc/client-worker/worker.ts, which imports it): one event, v1.TodoCreated, and a todos
+// table it fills. Stores of different clients of one storeId must agree on it.
 import { Events, Schema, State, makeSchema, queryDb } from '@livestore/livestore'
 
 export const todos = State.SQLite.table({

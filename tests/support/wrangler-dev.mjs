@@ -99,6 +99,25 @@ const killGroup = (pgid, signal) => {
   }
 }
 
+/**
+ * Stops process group `pgid` (`signal` first, SIGKILL when it does not go in 5 s) and resolves
+ * once no live member is left; throws if one still is. Also used by the packed-package test.
+ */
+export const stopGroup = async (pgid, signal = 'SIGTERM') => {
+  killGroup(pgid, signal)
+  for (let i = 0; i < 100 && groupAlive(pgid); i++) await sleep(50)
+  if (groupAlive(pgid)) killGroup(pgid, 'SIGKILL')
+  // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
+  for (let i = 0; i < 100 && groupAlive(pgid); i++) {
+    if (i === 20) killGroup(pgid, 'SIGKILL')
+    await sleep(50)
+  }
+  if (groupAlive(pgid)) throw new Error(`process group ${pgid} did not stop`)
+}
+
+/** SIGKILLs process group `pgid` at once (an exit handler's last resort); false if it is gone. */
+export const killGroupNow = (pgid) => killGroup(pgid, 'SIGKILL')
+
 // Servers not stopped yet, and temp folders not removed yet, for the exit cleanup.
 const running = new Set()
 const tempDirs = new Set()
@@ -344,15 +363,9 @@ export const startServer = async ({
     stop: async ({ signal = 'SIGTERM' } = {}) => {
       if (!running.has(server)) return
       running.delete(server)
-      killGroup(child.pid, signal)
-      for (let i = 0; i < 100 && groupAlive(child.pid); i++) await sleep(50)
-      if (groupAlive(child.pid)) killGroup(child.pid, 'SIGKILL')
-      // workerd children may outlive wrangler's own exit for a moment: make sure the group is gone.
-      for (let i = 0; i < 100 && groupAlive(child.pid); i++) {
-        if (i === 20) killGroup(child.pid, 'SIGKILL')
-        await sleep(50)
-      }
-      if (groupAlive(child.pid)) throw new Error(`${kind}: server process group ${child.pid} did not stop`)
+      await stopGroup(child.pid, signal).catch((e) => {
+        throw new Error(`${kind}: server ${e.message}`)
+      })
       if (ownDir) removeTempDir(persistTo)
       if (configDir !== undefined) removeTempDir(configDir)
       if (!server.keepLogs) rmSync(logFile, { force: true })

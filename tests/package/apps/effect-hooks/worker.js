@@ -11,6 +11,7 @@ export class SyncBackendDO extends makeDurableObject({
 }) {}
 
 export default makeWorker({
+  syncBackendBinding: 'SYNC_BACKEND_DO',
   syncPayloadSchema: Schema.Struct({ authToken: Schema.String }),
   validatePayload: (payload) => {
     if (payload.authToken !== 'letmein') throw new Error('wrong token')
