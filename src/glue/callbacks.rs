@@ -97,11 +97,13 @@ impl Callbacks {
     }
 
     /// Queues a broadcast `PullResponse` for the subscribers; [`Self::deliver`] sends it before
-    /// the turn ends.
-    pub fn queue(&self, pull_response: &str) {
-        if self.with_subscribers(|s| !s.is_empty()) {
+    /// the turn ends. Returns whether there is a subscriber to send it to.
+    pub fn queue(&self, pull_response: &str) -> bool {
+        let any = self.with_subscribers(|s| !s.is_empty());
+        if any {
             self.pending.borrow_mut().push(pull_response.to_owned());
         }
+        any
     }
 
     /// Calls every subscriber with the queued updates, in order, inside the current turn (so the

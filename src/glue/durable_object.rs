@@ -195,15 +195,29 @@ impl SyncBackendDO {
         transport: Transport,
         output: Output,
     ) -> Option<Output> {
-        if let Some(api) = &self.api {
-            api.notice(&output, &self.log, store_id);
-        }
         match output {
-            Output::Broadcast(response) => self.broadcast(&response),
-            Output::Activity(a) => self.record_activity(store_id, transport, &a),
-            own @ (Output::Reply(_) | Output::Subscribe(_)) => return Some(own),
+            Output::Broadcast(response) => self.broadcast_noticed(store_id, response),
+            other => {
+                if let Some(api) = &self.api {
+                    api.notice(&other, &self.log, store_id);
+                }
+                match other {
+                    Output::Activity(a) => self.record_activity(store_id, transport, &a),
+                    own => return Some(own),
+                }
+            }
         }
         None
+    }
+
+    /// Sends a broadcast to every live pull and DO-RPC subscriber; the app's `onPullRes` sees it
+    /// once if anyone received it (a chunk no client gets is not noticed).
+    pub(super) fn broadcast_noticed(&self, store_id: &str, response: String) {
+        if self.broadcast(&response) {
+            if let Some(api) = &self.api {
+                api.notice(&Output::Broadcast(response), &self.log, store_id);
+            }
+        }
     }
 
     /// Logs what the core reports a request did, and records its data point.

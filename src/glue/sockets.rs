@@ -221,9 +221,10 @@ impl SyncBackendDO {
     }
 
     /// Sends one `PullResponse` to every live pull of every socket of this store, and queues it
-    /// for the DO-RPC subscribers.
-    pub(super) fn broadcast(&self, pull_response: &str) {
-        self.callbacks.queue(pull_response);
+    /// for the DO-RPC subscribers. Returns whether it reached anyone.
+    pub(super) fn broadcast(&self, pull_response: &str) -> bool {
+        let subscribed = self.callbacks.queue(pull_response);
+        let mut sent = false;
         let mut fanout = self.sockets.borrow_mut();
         let index = fanout.index(|| self.scan_sockets());
         let expired: Vec<WebSocket> = index
@@ -235,14 +236,14 @@ impl SyncBackendDO {
                     let socket: &web_sys::WebSocket = ws.as_ref();
                     let socket: &StringSocket = socket.unchecked_ref();
                     // A socket that is closing fails to send; the others must still get the data.
-                    let _ = socket.send_js_string(frame);
+                    sent |= socket.send_js_string(frame).is_ok();
                 },
             )
             .into_iter()
             .cloned()
             .collect();
         if expired.is_empty() {
-            return;
+            return sent || subscribed;
         }
         fanout.invalidate();
         drop(fanout);
@@ -251,6 +252,7 @@ impl SyncBackendDO {
                 self.close(&ws, &attachment, Closure::TokenExpired);
             }
         }
+        sent || subscribed
     }
 
     fn scan_sockets(&self) -> SocketIndex<WebSocket> {

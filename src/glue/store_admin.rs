@@ -203,7 +203,7 @@ impl SyncBackendDO {
                 let head = store
                     .import(&events, &mut |o| {
                         if let Output::Broadcast(r) = o {
-                            self.broadcast(&r)
+                            self.broadcast_noticed(store_id, r);
                         }
                     })
                     .await

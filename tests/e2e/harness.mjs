@@ -405,12 +405,14 @@ let rawId = 1000
 /** A fresh request id string ("1000", "1001", …) for raw requests. */
 export const nextId = () => String(rawId++)
 
-export const pullRequest = ({ id = nextId(), storeId, cursor, backendId, live = false }) => ({
+/** `payload`: the sync payload the message carries (the published client sends its own with every request). */
+export const pullRequest = ({ id = nextId(), storeId, cursor, backendId, live = false, payload }) => ({
   _tag: 'Request',
   id,
   tag: 'SyncWsRpc.Pull',
   payload: {
     storeId,
+    ...(payload !== undefined ? { payload } : {}),
     live,
     cursor: cursor === undefined ? { _tag: 'None' } : { _tag: 'Some', value: { backendId, eventSequenceNumber: cursor } },
   },

@@ -22,6 +22,7 @@ import {
   ev,
   eventsOf,
   freshStoreId,
+  httpPull,
   httpPush,
   makeClient,
   nextId,
@@ -80,6 +81,9 @@ const useApp = (target, name, options) => {
   after(async () => app.stop?.())
   return app
 }
+
+/** The notify-hooks app's ADMIN_SECRET (its wrangler.toml). */
+const ADMIN_SECRET = 'package-test-admin-secret-0123456789'
 
 const cookie = (session) => ({ Cookie: `theme=dark; session=${session}` })
 const ADA = 'session-ada-0123'
@@ -627,6 +631,94 @@ for (const target of TARGETS) {
     })
 
     // -----------------------------------------------------------------------------------------
+    describe('notify-hooks (onPushRes, onPullRes, a refusing onPull, forwardHeaders as a function, binding STORES)', () => {
+      const app = useApp(target, 'notify-hooks')
+      const onPushResLines = () => app.output().match(/^onPushRes$/gm)?.length ?? 0
+
+      test(
+        ours
+          ? 'onPushRes after every accepted push; onPullRes for every PullResponse a client gets (a long HTTP pull whole, the part streamed after its first window included; a live broadcast), never for a broadcast no client gets; the admin API reaches the STORES objects'
+          : 'reference: onPushRes after every accepted push; onPullRes for every PullResponse a client gets (a long HTTP pull whole; a live broadcast), never for a broadcast no client gets',
+        async () => {
+          const storeId = freshStoreId('pkg-notify')
+          const before = onPushResLines()
+          // 2,000 events in HTTP pushes of 100 (no WebSocket open: their broadcasts reach no one),
+          // then one HTTP pull of them all: more than one window (8 pages of 100)
+          for (let first = 1; first <= 2000; first += 100) {
+            const answer = await rawHttp(app, { storeId, body: httpPush(storeId, Array.from({ length: 100 }, (_, i) => ev(first + i))) })
+            assert.equal(answer.json?.[0]?.exit?._tag, 'Success', `push from ${first}: ${answer.text.slice(0, 300)}`)
+          }
+          await waitFor('an onPushRes line per push', () => onPushResLines() - before >= 20)
+          const answer = await rawHttp(app, { storeId, body: httpPull(storeId) })
+          assert.equal(answer.status, 200, answer.text.slice(0, 300))
+          const responses = answer.json.filter((f) => f._tag === 'Chunk').flatMap((c) => c.values)
+          assert.deepEqual(seqNumsOf(responses), Array.from({ length: 2000 }, (_, i) => i + 1), 'the HTTP pull is whole')
+          const backendId = responses[0].backendId
+          const noticed = () => [...app.output().matchAll(new RegExp(`^onPullRes backend=${backendId} events=(\\d+)$`, 'gm'))].map((m) => Number(m[1]))
+          const sum = (xs) => xs.reduce((a, b) => a + b, 0)
+          await waitFor('onPullRes for every PullResponse of the pull', () => sum(noticed()) >= 2000, 20_000, { observe: () => noticed() })
+          assert.deepEqual(noticed(), responses.map((r) => r.batch.length), 'one onPullRes per PullResponse of the pull, in order, and none for the pushes')
+          assert.equal(onPushResLines() - before, 20, 'one onPushRes per accepted push')
+          // a live pull at the head, then one more push: its broadcast reaches the live pull
+          const live = await rawConnect(app, { storeId })
+          try {
+            const id = nextId()
+            live.send(pullRequest({ id, storeId, cursor: 2000, backendId, live: true }))
+            await live.waitFor((m) => m?._tag === 'Chunk' && m.requestId === id, 10_000, "the live pull's first page")
+            assert.equal((await rawHttp(app, { storeId, body: httpPush(storeId, [ev(2001)], backendId) })).json?.[0]?.exit?._tag, 'Success')
+            await live.waitFor((m) => m?._tag === 'Chunk' && m.requestId === id && m.values.some((r) => r.batch.length === 1), 10_000, 'the broadcast')
+            await waitFor('onPullRes for the broadcast', () => noticed().slice(responses.length).includes(1), 20_000, { observe: () => noticed().slice(responses.length) })
+          } finally {
+            await live.close()
+          }
+          if (ours) {
+            const info = await fetch(`${app.url}/admin/stores/${storeId}`, { headers: { Authorization: `Bearer ${ADMIN_SECRET}` } })
+            assert.equal(info.status, 200)
+            assert.equal((await info.json()).head, 2001, 'the admin API reads the store of the STORES binding')
+          }
+        },
+      )
+
+      test(
+        named(
+          'an onPull that throws fails that pull with its error (forwarded header included); other pulls are served',
+          'an onPull that throws fails that pull, as an UnknownException (the app\'s message is lost); other pulls are served',
+        ),
+        async () => {
+          const storeId = freshStoreId('pkg-onpull')
+          const closed = await rawConnect(app, { storeId, payload: { closed: true }, headers: { 'x-note': 'n-17' } })
+          try {
+            const id = nextId()
+            closed.send(pullRequest({ id, storeId, payload: { closed: true } }))
+            const exit = await closed.waitFor((m) => m?._tag === 'Exit' && m.requestId === id, 10_000, 'the refused pull')
+            const message = ours ? 'pulls are closed (note: n-17)' : 'An unknown error occurred in Effect.try'
+            assert.deepEqual(encodedFailure(exit.exit), { cause: { name: ours ? 'Error' : 'UnknownException', message }, _tag: 'UnknownError' })
+          } finally {
+            await closed.close()
+          }
+          assert.deepEqual(await storedEvents(app, { storeId }), [], 'another client pulls')
+        },
+      )
+
+      test(
+        named(
+          'forwarded headers over the 3 KiB bound (the socket attachment holds 16 KiB in all) refuse the upgrade with 431, naming the bound',
+          'forwarded headers of 4,000 bytes are kept with the socket (its attachment has room for them)',
+        ),
+        async () => {
+          const headers = { 'x-note': 'n'.repeat(4000) }
+          if (ours) {
+            const refused = await refusedUpgrade(app, { headers })
+            assert.equal(refused.status, 431)
+            assert.match(refused.body, /forward/i)
+          } else {
+            assert.deepEqual(await storedEvents(app, { storeId: freshStoreId('pkg-big-headers'), headers }), [])
+          }
+        },
+      )
+    })
+
+    // -----------------------------------------------------------------------------------------
     describe('jwt-vars (validatePayload with AUTH_MODE=jwt, JWT_SECRET, JWT_ANY_STORE)', { skip: ours ? undefined : 'the reference has no JWT vars' }, () => {
       const app = useApp(target, 'jwt-vars')
 
@@ -656,6 +748,29 @@ for (const target of TARGETS) {
         } finally {
           await client.close()
         }
+      })
+
+      test("a read-only token's push is refused by the server's rule before onPush runs; onPush sees the others", async () => {
+        const viewerStore = freshStoreId('pkg-jwt-viewer')
+        const viewerToken = mintHs256({ sub: 'viewer', exp: nowSec() + 600, readonly: true }, SECRET)
+        const viewer = await rawConnect(app, { storeId: viewerStore, payload: { tenant: 'acme', authToken: viewerToken } })
+        try {
+          const refused = encodedFailure(await rawPush(viewer, { storeId: viewerStore, batch: [ev(1)] }))
+          assert.equal(refused?.cause?.name, 'PushNotAllowedError', JSON.stringify(refused))
+        } finally {
+          await viewer.close()
+        }
+        // a sentinel: an editor's push to another store, whose onPush line comes after the viewer's would have
+        const editorStore = freshStoreId('pkg-jwt-editor')
+        const editor = await rawConnect(app, { storeId: editorStore, payload: { tenant: 'acme', authToken: token() } })
+        try {
+          assert.equal((await rawPush(editor, { storeId: editorStore, batch: [ev(1)] }))._tag, 'Success')
+        } finally {
+          await editor.close()
+        }
+        await app.waitForOutput(new RegExp(`onPush store=${editorStore} events=1`), "the editor's onPush line")
+        assert.ok(!app.output().includes(`onPush store=${viewerStore}`), "onPush never saw the viewer's push")
+        assert.deepEqual(await storedEvents(app, { storeId: viewerStore, payload: { tenant: 'acme', authToken: token() } }), [], 'nothing stored')
       })
 
       test('a token that expires on an open socket closes it with 4001 "Token expired"', async () => {
