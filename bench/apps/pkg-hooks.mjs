@@ -4,24 +4,8 @@
 import { makeDurableObject, makeWorker } from 'livestore-sync-rs/cf-worker'
 
 import { onPull, onPush, validatePayload } from './hooks.mjs'
-import { alarmRan, meter, usageRequest } from './usage/meter.mjs'
+import { metered } from './usage/meter.mjs'
 
-const Base = makeDurableObject({ onPush, onPull })
-
-export class SyncBackendDO extends Base {
-  constructor(ctx, env) {
-    meter(ctx, env)
-    super(ctx, env)
-  }
-
-  fetch(request) {
-    return usageRequest(request) ?? super.fetch(request)
-  }
-
-  alarm(...args) {
-    alarmRan()
-    return super.alarm(...args)
-  }
-}
+export class SyncBackendDO extends metered(makeDurableObject({ onPush, onPull })) {}
 
 export default makeWorker({ syncBackendBinding: 'SYNC_BACKEND_DO', validatePayload, enableCORS: true })

@@ -4,24 +4,8 @@
 // the same metering wrapper (bench/usage/meter.mjs, copied beside this file as usage/).
 import { makeDurableObject, makeWorker } from 'livestore-sync-rs/cf-worker'
 
-import { alarmRan, meter, usageRequest } from './usage/meter.mjs'
+import { metered } from './usage/meter.mjs'
 
-const Base = makeDurableObject({})
-
-export class SyncBackendDO extends Base {
-  constructor(ctx, env) {
-    meter(ctx, env)
-    super(ctx, env)
-  }
-
-  fetch(request) {
-    return usageRequest(request) ?? super.fetch(request)
-  }
-
-  alarm(...args) {
-    alarmRan()
-    return super.alarm(...args)
-  }
-}
+export class SyncBackendDO extends metered(makeDurableObject({})) {}
 
 export default makeWorker({ syncBackendBinding: 'SYNC_BACKEND_DO', enableCORS: true })

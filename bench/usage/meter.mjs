@@ -134,3 +134,40 @@ export const usageRequest = (request) => {
   cursors = []
   return new Response(body, { headers: { 'content-type': 'application/json' } })
 }
+
+/**
+ * `Base` (a Durable Object class whose `fetch` and `alarm` are methods: ours, or an app's made by
+ * the package's makeDurableObject) wrapped so that this file counts what its objects use.
+ */
+export const metered = (Base) =>
+  class MeteredObject extends Base {
+    constructor(ctx, env) {
+      meter(ctx, env)
+      super(ctx, env)
+    }
+
+    fetch(request) {
+      return usageRequest(request) ?? super.fetch(request)
+    }
+
+    alarm(...args) {
+      alarmRan()
+      return super.alarm(...args)
+    }
+  }
+
+/**
+ * The reference's class made by its makeDurableObject, wrapped likewise; it also writes one log line
+ * per instance, so that the benchmark sees its evictions. Its `fetch` is an instance field set by
+ * its constructor, not a method.
+ */
+export const meteredReference = (Base) =>
+  class MeteredReference extends Base {
+    constructor(ctx, env) {
+      meter(ctx, env)
+      super(ctx, env)
+      console.log(JSON.stringify({ event: 'bench.ref.instance', instance: crypto.randomUUID().slice(0, 8), name: ctx.id.name ?? null }))
+      const inner = this.fetch
+      this.fetch = (request) => usageRequest(request) ?? inner(request)
+    }
+  }

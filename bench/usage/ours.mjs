@@ -3,22 +3,8 @@
 // relative to the private snapshot the benchmark runs (tests/support/wrangler-dev.mjs copies this
 // folder there as usage/, beside js/ and build/), not to this repository folder.
 import Worker, { SyncBackendDO as Base } from '../js/entry.mjs'
-import { alarmRan, meter, usageRequest } from './meter.mjs'
+import { metered } from './meter.mjs'
 
 export default Worker
 
-export class SyncBackendDO extends Base {
-  constructor(ctx, env) {
-    meter(ctx, env)
-    super(ctx, env)
-  }
-
-  fetch(request) {
-    return usageRequest(request) ?? super.fetch(request)
-  }
-
-  alarm(...args) {
-    alarmRan()
-    return super.alarm(...args)
-  }
-}
+export class SyncBackendDO extends metered(Base) {}
