@@ -44,8 +44,9 @@ pub struct HookSet {
 }
 
 impl HookSet {
-    pub fn any(self) -> bool {
-        self.on_push || self.on_pull || self.on_push_res || self.on_pull_res
+    /// Whether a request may have to pass a hook (`onPush`, `onPull`) before it is applied.
+    pub fn gates_requests(self) -> bool {
+        self.on_push || self.on_pull
     }
 }
 

@@ -88,7 +88,12 @@ impl SyncBackendDO {
         }
         // The app's onPush/onPull, before this message takes its turn: a slow hook holds up
         // only its own request, and admission (head, backendId) happens after it resolved.
-        if let (Some(api), Ok(ClientMessage::Request(request))) = (&self.api, &message) {
+        let api = self
+            .api
+            .as_ref()
+            .filter(|api| api.options.hooks.gates_requests());
+        if let (Some(api), Ok(ClientMessage::Request(request))) = (api, &message) {
+            // the socket's state is read only for a request that may pass a hook
             if let Some(attachment) = read_attachment(&ws) {
                 let rights = &attachment.connection.rights;
                 if let Some(gated) = gate(Transport::WebSocket, request, api.options.hooks, rights)
