@@ -200,64 +200,78 @@ export const startApp = async (target, name, { doRpcClient = false } = {}) => {
     writeFileSync(path.join(dir, 'wrangler.do-rpc.toml'), addClientBinding(appConfigText))
     configs = [clientConfigFor(dir, app), 'wrangler.do-rpc.toml']
   }
-  const port = await freePort()
-  const child = spawn(
-    'node',
-    [
-      root.wrangler,
-      'dev',
-      ...configs.flatMap((c) => ['--config', c]),
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      ...(root.inspectorIp ? ['--inspector-ip', '127.0.0.1'] : []),
-      '--inspector-port',
-      String(await freePort()),
-      '--persist-to',
-      persistTo,
-      '--show-interactive-dev-session=false',
-    ],
-    { cwd: dir, env: appEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  )
-  running.add(child.pid)
-  let output = ''
-  child.stdout.on('data', (d) => (output += d))
-  child.stderr.on('data', (d) => (output += d))
-  const url = `http://127.0.0.1:${port}`
-  const stop = async () => {
-    if (!running.has(child.pid)) return
-    running.delete(child.pid)
-    await stopGroup(child.pid)
-    writeFileSync(path.join(dir, `wrangler-${starts}.log`), output)
-  }
-  try {
-    await waitFor(
-      `${name}'s wrangler dev (${target.name}) on port ${port}`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}): ${output.slice(-3000)}`)
-        const res = await fetch(url).catch(() => undefined)
-        await res?.arrayBuffer()
-        return res !== undefined
-      },
-      120_000,
-      { intervalMs: 200, observe: () => output.slice(-3000) },
+  // A port freePort() found free can be taken by another process before wrangler binds it (the
+  // workerd of an app stopped or started meanwhile picks ephemeral ports): then wrangler says so
+  // and keeps running without serving. Such a start is stopped and made again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const child = spawn(
+      'node',
+      [
+        root.wrangler,
+        'dev',
+        ...configs.flatMap((c) => ['--config', c]),
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        ...(root.inspectorIp ? ['--inspector-ip', '127.0.0.1'] : []),
+        '--inspector-port',
+        String(await freePort()),
+        '--persist-to',
+        persistTo,
+        '--show-interactive-dev-session=false',
+      ],
+      { cwd: dir, env: appEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     )
-  } catch (e) {
-    await stop()
-    throw e
-  }
-  return {
-    url,
-    wsUrl: url.replace('http', 'ws'),
-    dir,
-    persistTo,
-    /** Everything wrangler dev printed so far (the app's console.log lines among it). */
-    output: () => output,
-    /** Waits for a line of the output matching `re`; resolves with its match. */
-    waitForOutput: (re, what = String(re), timeoutMs = 20_000) =>
-      waitFor(`${what} in ${name}'s output`, () => output.match(re), timeoutMs, { observe: () => output.slice(-2000) }),
-    ...(doRpcClient ? doRpcHelpers(url) : {}),
-    stop,
+    running.add(child.pid)
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    const url = `http://127.0.0.1:${port}`
+    const stop = async () => {
+      if (!running.has(child.pid)) return
+      running.delete(child.pid)
+      await stopGroup(child.pid)
+      writeFileSync(path.join(dir, `wrangler-${starts}${attempt > 1 ? `-attempt-${attempt}` : ''}.log`), output)
+    }
+    let portTaken = false
+    try {
+      await waitFor(
+        `${name}'s wrangler dev (${target.name}) on port ${port}`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}): ${output.slice(-3000)}`)
+          if (/Address already in use/.test(output)) {
+            portTaken = true
+            throw new Error(`a port of wrangler dev was taken (attempt ${attempt}): ${output.slice(-1000)}`)
+          }
+          const res = await fetch(url).catch(() => undefined)
+          await res?.arrayBuffer()
+          return res !== undefined
+        },
+        120_000,
+        { intervalMs: 200, observe: () => output.slice(-3000) },
+      )
+    } catch (e) {
+      await stop()
+      if (portTaken && attempt < 3) continue
+      throw e
+    }
+    return served({ url, dir, persistTo, name, output: () => output, doRpcClient, stop })
   }
 }
+
+/** What startApp resolves with, for an app that serves on `url`. */
+const served = ({ url, dir, persistTo, name, output, doRpcClient, stop }) => ({
+  url,
+  wsUrl: url.replace('http', 'ws'),
+  dir,
+  persistTo,
+  /** Everything wrangler dev printed so far (the app's console.log lines among it). */
+  output,
+  /** Waits for a line of the output matching `re`; resolves with its match. */
+  waitForOutput: (re, what = String(re), timeoutMs = 20_000) =>
+    waitFor(`${what} in ${name}'s output`, () => output().match(re), timeoutMs, { observe: () => output().slice(-2000) }),
+  ...(doRpcClient ? doRpcHelpers(url) : {}),
+  stop,
+})
