@@ -101,21 +101,15 @@ pub fn durable_object_bindings(env: &Env) -> Vec<String> {
 /// that cannot be used make the whole configuration unusable, so that every request is answered
 /// with their reason instead of being served without the app's hooks.
 pub fn var_overrides(env: &Env) -> Result<Vec<VarOverride>, ConfigError> {
-    let Some(bridge) = bridge(env) else {
-        return Ok(Vec::new());
-    };
-    let json = text(&bridge, "options").unwrap_or_default();
-    let parsed = match text(&bridge, "kind").as_deref() {
-        Some("durable-object") => DurableObjectOptions::parse(&json).map(|o| o.vars),
-        Some("makeWorker") => WorkerOptions::parse("makeWorker", &json).map(|o| o.vars),
-        Some("handleSyncRequest") => {
-            WorkerOptions::parse("handleSyncRequest", &json).map(|o| o.vars)
-        }
-        _ => return Ok(Vec::new()),
-    };
-    parsed.map_err(|e| ConfigError::Unusable {
+    let unusable = |e: String| ConfigError::Unusable {
         name: "the options of the sync-cf API",
         problem: format!(" cannot be used: {e}"),
+    };
+    if let Some(object) = ObjectApi::of(env) {
+        return object.map(|o| o.options.vars).map_err(unusable);
+    }
+    WorkerApi::of(env).map_or(Ok(Vec::new()), |worker| {
+        worker.map(|w| w.options.vars).map_err(unusable)
     })
 }
 
@@ -173,16 +167,20 @@ pub struct ObjectApi {
 }
 
 impl ObjectApi {
-    pub fn of(env: &Env) -> Option<ObjectApi> {
+    /// The object's API, if its class was made by `makeDurableObject`; `Err` is why its options
+    /// cannot be used, which makes the configuration unusable ([`var_overrides`]): the object
+    /// then answers every request with the reason, hooks or not.
+    pub fn of(env: &Env) -> Option<Result<ObjectApi, String>> {
         let bridge = bridge(env)?;
         if text(&bridge, "kind").as_deref() != Some("durable-object") {
             return None;
         }
         let json = text(&bridge, "options").unwrap_or_default();
-        // options that fail here make the configuration unusable ([`var_overrides`]): the
-        // object answers every request with their reason, hooks or not
-        let options = DurableObjectOptions::parse(&json).ok()?;
-        Some(ObjectApi { bridge, options })
+        Some(
+            DurableObjectOptions::parse(&json)
+                .map(|options| ObjectApi { bridge, options })
+                .map_err(|e| e.to_string()),
+        )
     }
 
     /// Runs the hook a request must pass; `Some` is its refusal.

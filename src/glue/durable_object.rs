@@ -333,7 +333,8 @@ impl DurableObject for SyncBackendDO {
             state.set_websocket_auto_response(&pair);
         }
         let callbacks = Callbacks::new(state.storage().sql(), env.clone(), log.clone());
-        let api = ObjectApi::of(&env);
+        // options that cannot be used are the configuration's error (`config` above)
+        let api = ObjectApi::of(&env).and_then(Result::ok);
         SyncBackendDO {
             state,
             env,
