@@ -101,11 +101,17 @@ struct Envelope<'a> {
     id: Option<&'a RawValue>,
     #[serde(rename = "requestId", borrow)]
     request_id: Option<&'a RawValue>,
+    /// Raw: only a `Request` reads it, so that another message with a stray `tag` of any type
+    /// is still that message (Effect's decoder ignores fields a message does not have).
     #[serde(borrow)]
-    tag: Option<Cow<'a, str>>,
+    tag: Option<&'a RawValue>,
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
 }
+
+/// A request's `tag`: a JSON string, borrowed when it has no escapes.
+#[derive(Deserialize)]
+struct Tag<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl<'a> ClientMessage<'a> {
     /// Decodes one frame. Never panics: every malformed input becomes a [`FrameError`] whose
@@ -128,7 +134,9 @@ impl<'a> ClientMessage<'a> {
         match env.kind.as_deref() {
             Some("Request") => {
                 let id = id_of(env.id, "id")?;
-                let tag = env.tag.ok_or(FrameError::UnknownTag(None))?;
+                let raw = env.tag.ok_or(FrameError::UnknownTag(None))?;
+                let Tag(tag) = serde_json::from_str(raw.get())
+                    .map_err(|e| FrameError::InvalidMessage(format!("tag: {e}")))?;
                 Ok(ClientMessage::Request(RpcRequest {
                     id,
                     tag,
@@ -275,6 +283,30 @@ mod tests {
         let e = message_text(vec![0x7b, 0xff], 10).unwrap_err();
         assert!(matches!(e, Unreadable::NotUtf8(_)));
         assert!(e.reason().contains("UTF-8"));
+    }
+
+    #[test]
+    fn a_stray_tag_changes_no_other_message_and_a_request_tag_must_be_a_string() {
+        // found by the property test: the reference answers this Ping with a Pong
+        assert!(matches!(
+            ClientMessage::decode(r#"{"_tag":"Ping","tag":[]}"#),
+            Ok(ClientMessage::Ping)
+        ));
+        assert!(matches!(
+            ClientMessage::decode(r#"{"_tag":"Ack","requestId":"1","tag":{}}"#),
+            Ok(ClientMessage::Ack(_))
+        ));
+        let escaped = r#"{"_tag":"Request","id":"1","tag":"SyncWsRpc.P\u0075sh"}"#;
+        let Ok(ClientMessage::Request(request)) = ClientMessage::decode(escaped) else {
+            panic!("a request");
+        };
+        assert_eq!(request.tag, "SyncWsRpc.Push");
+        let Err(FrameError::InvalidMessage(reason)) =
+            ClientMessage::decode(r#"{"_tag":"Request","id":"1","tag":[]}"#)
+        else {
+            panic!("a request whose tag is not a string is invalid");
+        };
+        assert!(reason.starts_with("tag: invalid type"), "{reason}");
     }
 
     #[test]
